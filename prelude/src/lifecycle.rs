@@ -1,0 +1,128 @@
+//! What happens when a main program ends: a cell in the runtime (the kernel
+//! calls [`cell_end_hook`]) or a child process's target. Python's order at
+//! exit: join non-daemon threads, then non-daemon child processes, terminate
+//! pools, terminate daemon processes; daemon threads are abandoned. After an
+//! interrupt nothing is waited for: processes are killed, threads abandoned.
+
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::host::{host, Event};
+use crate::mp::feeder::flush_feeders;
+use crate::state::{state, State};
+
+/// The hook the kernel calls when a cell's code returned (or unwound).
+pub(crate) extern "C" fn cell_end_hook() {
+    // An unwind must never cross the `extern "C"` boundary.
+    let _ = catch_unwind(end_cell);
+}
+
+/// Ends the running cell: see the module doc.
+pub(crate) fn end_cell() {
+    let state = state();
+    if host().interrupted.load(Ordering::SeqCst) {
+        abort_main(state);
+        report_interrupt_once(state);
+    } else if catch_unwind(AssertUnwindSafe(|| finish_main(state))).is_err() {
+        // Interrupted while waiting: the interrupt was reported on the way out.
+        abort_main(state);
+    }
+    flush_standard_streams();
+}
+
+/// Waits for what the main program started and stops the rest, Python's way.
+pub(crate) fn finish_main(state: &State) {
+    // Joined threads may start more threads or processes: repeat until none is left.
+    loop {
+        // Children may be waiting for what this process put in its queues.
+        flush_feeders(state);
+        let threads: Vec<_> = state
+            .threads
+            .lock()
+            .iter()
+            .filter(|thread| thread.waits_at_exit())
+            .cloned()
+            .collect();
+        let processes: Vec<_> = state
+            .processes
+            .lock()
+            .iter()
+            .filter(|process| process.waits_at_exit())
+            .cloned()
+            .collect();
+        if threads.is_empty() && processes.is_empty() {
+            break;
+        }
+        for thread in threads {
+            thread.join_until(None);
+        }
+        for process in processes {
+            process.wait_exit(None);
+        }
+    }
+    flush_feeders(state);
+    end_resources(state);
+    let daemons: Vec<_> = state.processes.lock().clone();
+    for process in &daemons {
+        process.send_signal(libc::SIGTERM);
+    }
+    for process in &daemons {
+        process.reap_after_signal();
+    }
+    abandon_threads(state);
+}
+
+/// Kills every process the main program started and ends its pools; used
+/// when an interrupt stops the cell.
+pub(crate) fn kill_processes(state: &State) {
+    let processes: Vec<_> = state.processes.lock().clone();
+    for process in &processes {
+        process.send_signal(libc::SIGKILL);
+    }
+    for process in &processes {
+        process.reap_after_signal();
+    }
+    end_resources(state);
+}
+
+/// Stops everything at once after an interrupt.
+fn abort_main(state: &State) {
+    kill_processes(state);
+    abandon_threads(state);
+}
+
+fn end_resources(state: &State) {
+    let resources: Vec<Arc<dyn crate::state::CellResource>> =
+        std::mem::take(&mut *state.resources.lock());
+    for resource in resources {
+        resource.end_with_cell();
+    }
+}
+
+fn abandon_threads(state: &State) {
+    let threads: Vec<_> = state.threads.lock().clone();
+    for thread in threads {
+        thread.abandon(state);
+    }
+}
+
+/// Prints the KeyboardInterrupt error event unless this cell already did.
+pub(crate) fn report_interrupt_once(state: &State) {
+    let cell = host().cell.load(Ordering::SeqCst).max(1);
+    if state.interrupt_reported_cell.swap(cell, Ordering::SeqCst) != cell {
+        let event = Event::Error {
+            ename: "KeyboardInterrupt".to_string(),
+            evalue: String::new(),
+            traceback: vec!["KeyboardInterrupt".to_string()],
+        };
+        crate::display::send_event(&event);
+    }
+}
+
+/// Flushes std's buffered stdout and stderr (the prelude's own writes are unbuffered).
+pub(crate) fn flush_standard_streams() {
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+}

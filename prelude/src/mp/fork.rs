@@ -1,0 +1,117 @@
+//! Forking, with every hazard of forking a multi-threaded runtime handled:
+//! std's stdout/stderr locks are held across `fork` (a child must not inherit
+//! them locked by another thread); the child's stdin becomes `/dev/null`
+//! (fd 0 is evcxr's command pipe); the child dies with its parent
+//! (`PR_SET_PDEATHSIG`, then a re-check of `getppid`); it gets a fresh
+//! prelude state (new locks, registries, random seed); it ends with `_exit`,
+//! never by returning into the runtime. `PR_SET_PDEATHSIG` fires when the
+//! forking THREAD exits, so threads other than the main one fork through one
+//! long-lived spawner thread.
+
+use std::io::{self, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crossbeam_channel::{bounded, unbounded, Sender};
+
+use crate::state::{become_child, state, ProcessIdentity, Role, State};
+use crate::threading::is_main_thread;
+
+/// The code a child runs; it returns the exit code.
+pub(crate) type ChildBody = Box<dyn FnOnce() -> i32 + Send>;
+
+/// Everything a new child needs to know about itself.
+pub(crate) struct ChildSetup {
+    pub(crate) role: Role,
+    pub(crate) identity: ProcessIdentity,
+    pub(crate) body: ChildBody,
+}
+
+/// A fork the spawner thread performs for another thread.
+pub(crate) struct ForkRequest {
+    setup: ChildSetup,
+    reply: Sender<io::Result<u32>>,
+}
+
+/// Forks a child that runs `setup.body`; returns its pid.
+pub(crate) fn fork_child(setup: ChildSetup) -> io::Result<u32> {
+    if is_main_thread() {
+        return fork_here(setup);
+    }
+    let (reply, answer) = bounded(1);
+    spawner(state())
+        .send(ForkRequest { setup, reply })
+        .map_err(|_| io::Error::other("the prelude's spawner thread is gone"))?;
+    answer
+        .recv()
+        .map_err(|_| io::Error::other("the prelude's spawner thread is gone"))?
+}
+
+/// The spawner thread's channel, starting the thread on first use.
+fn spawner(state: &State) -> Sender<ForkRequest> {
+    let mut spawner = state.spawner.lock();
+    if let Some(sender) = &*spawner {
+        return sender.clone();
+    }
+    let (sender, requests) = unbounded::<ForkRequest>();
+    std::thread::Builder::new()
+        .name("multitask-spawner".to_string())
+        .spawn(move || {
+            for request in requests {
+                let _ = request.reply.send(fork_here(request.setup));
+            }
+        })
+        .expect("the prelude could not start its spawner thread");
+    *spawner = Some(sender.clone());
+    sender
+}
+
+/// Forks from the calling thread, which must outlive the child.
+fn fork_here(setup: ChildSetup) -> io::Result<u32> {
+    // SAFETY: getpid has no preconditions.
+    let parent_pid = unsafe { libc::getpid() };
+    let mut stdout = io::stdout().lock();
+    let _ = stdout.flush();
+    let stderr = io::stderr().lock();
+    // SAFETY: the child only runs `run_child`, which never returns.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        drop(stderr);
+        drop(stdout);
+        run_child(setup, parent_pid);
+    }
+    drop(stderr);
+    drop(stdout);
+    if pid < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(pid as u32)
+    }
+}
+
+/// The child's side: make it safe, run the body, end the program, `_exit`.
+fn run_child(setup: ChildSetup, parent_pid: libc::pid_t) -> ! {
+    // SAFETY: plain syscalls on the child's own descriptors and settings.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if null >= 0 {
+            libc::dup2(null, libc::STDIN_FILENO);
+            libc::close(null);
+        }
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if libc::getppid() != parent_pid {
+            libc::_exit(1);
+        }
+    }
+    let inherited = state();
+    let budget = inherited.process_limit.saturating_sub(
+        inherited
+            .live_processes
+            .load(std::sync::atomic::Ordering::SeqCst),
+    );
+    become_child(setup.role, setup.identity, budget);
+    let exit_code = catch_unwind(AssertUnwindSafe(setup.body)).unwrap_or(1);
+    let _ = catch_unwind(|| crate::lifecycle::finish_main(state()));
+    crate::lifecycle::flush_standard_streams();
+    // SAFETY: ends this process without running the runtime's exit handlers.
+    unsafe { libc::_exit(exit_code) }
+}

@@ -1,0 +1,79 @@
+//! Python's `multiprocessing`: real OS processes made with `fork`, and the
+//! ways they talk — [`Queue`], [`Pipe`], shared [`Value`]s, a [`Pool`] of
+//! reused workers and a [`Manager`] whose queues can be handed to pool tasks.
+//! Values crossing a process boundary are encoded with `postcard`, so they
+//! must implement [`Message`] (serde's `Serialize` + `Deserialize`).
+
+pub(crate) mod code;
+pub(crate) mod feeder;
+pub(crate) mod fork;
+mod manager;
+mod pipe;
+mod pool;
+pub(crate) mod process;
+mod queue;
+mod shm;
+mod value;
+mod worker;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub use crate::pool::AsyncResult;
+pub use manager::{Manager, QueueProxy};
+pub use pipe::{Connection, Pipe};
+pub use pool::Pool;
+pub use process::{active_children, current_process, CurrentProcess, Process};
+pub use queue::Queue;
+pub use value::{Value, ValueGuard};
+
+/// A value that can travel to another process: anything serde can encode and
+/// decode (numbers, strings, vectors, tuples, `#[derive(Serialize, Deserialize)]` types).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be sent to another process",
+    label = "this value would have to cross a process boundary",
+    note = "values sent between processes are encoded as bytes: use numbers, strings, Vec, tuples, \
+            or a type with #[derive(serde::Serialize, serde::Deserialize)]; references, Rc, \
+            closures and thread handles cannot travel"
+)]
+pub trait Message: Serialize + DeserializeOwned + Send + 'static {}
+
+impl<T: Serialize + DeserializeOwned + Send + 'static> Message for T {}
+
+/// How many CPUs this machine has, like Python's `multiprocessing.cpu_count()`.
+pub fn cpu_count() -> usize {
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+}
+
+/// Encodes a value for another process.
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, crate::Error> {
+    postcard::to_allocvec(value).map_err(explain)
+}
+
+/// Decodes a value from another process.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, crate::Error> {
+    postcard::from_bytes(bytes).map_err(explain)
+}
+
+/// Leaves `message` for [`encode`]/[`decode`] to report (postcard drops the
+/// messages of custom serde errors); returns it for the error itself.
+pub(crate) fn refuse(message: String) -> String {
+    *crate::state::state().serde_refusal.lock() =
+        Some((crate::threading::get_ident(), message.clone()));
+    message
+}
+
+/// The message our serde impl left for this thread, or postcard's own.
+fn explain(error: postcard::Error) -> crate::Error {
+    let refusal = crate::state::state().serde_refusal.lock().take();
+    match refusal {
+        Some((ident, message)) if ident == crate::threading::get_ident() => {
+            crate::Error::Serialization(message)
+        }
+        _ => crate::Error::Serialization(format!(
+            "a value could not cross the process boundary: {error}"
+        )),
+    }
+}

@@ -1,0 +1,79 @@
+//! The process-wide panic hook: reports a panic the way Python reports the
+//! matching exception. On the runtime's main thread it becomes the cell's
+//! error (an [`Event::Error`] line for the kernel); in a child process it is
+//! `Process Process-1:` and the message on stderr; in a prelude thread
+//! `Exception in thread Thread-1 (sing):`; in a pool worker nothing (the task's
+//! `get()` returns it). No backtraces, whatever `RUST_BACKTRACE` says.
+
+use std::any::Any;
+use std::panic::PanicHookInfo;
+
+use crate::host::Event;
+use crate::output::{write_text, Stream};
+use crate::state::{state, Role};
+use crate::threading::{current_thread_record, is_main_thread};
+
+/// Replaces std's panic hook (one per process: cells share libstd).
+pub(crate) fn install_panic_hook() {
+    std::panic::set_hook(Box::new(report_panic));
+}
+
+/// The text of a panic payload (`panic!("…")` gives a `&str` or a `String`).
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        text.to_string()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
+fn report_panic(info: &PanicHookInfo<'_>) {
+    let message = panic_message(info.payload());
+    let location = info
+        .location()
+        .map(|location| {
+            format!(
+                "panicked at {}:{}:{}:",
+                location.file(),
+                location.line(),
+                location.column()
+            )
+        })
+        .unwrap_or_else(|| "panicked:".to_string());
+    let state = state();
+    if is_main_thread() {
+        match state.role {
+            Role::Runtime => {
+                let event = Event::Error {
+                    ename: "panic".to_string(),
+                    evalue: message.clone(),
+                    traceback: vec![location, message],
+                };
+                crate::display::send_event(&event);
+            }
+            Role::Child => {
+                let name = &state.identity.name;
+                write_text(
+                    Stream::Stderr,
+                    &format!("Process {name}:\n{location}\n{message}\n"),
+                );
+            }
+            Role::PoolWorker => {}
+        }
+        return;
+    }
+    let header = match current_thread_record(state) {
+        Some(thread) if !thread.reports_panics() => return,
+        Some(thread) => format!("Exception in thread {}:", thread.name()),
+        None => format!(
+            "thread '{}'",
+            std::thread::current().name().unwrap_or("<unnamed>")
+        ),
+    };
+    write_text(
+        Stream::Stderr,
+        &format!("{header}\n{location}\n{message}\n"),
+    );
+}

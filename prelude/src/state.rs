@@ -1,0 +1,237 @@
+//! The one process-wide block of prelude state, published in
+//! [`Host::state`](crate::host::Host::state) so that every cell's copy of the
+//! crate sees the same registries and counters. This module owns its creation
+//! (the first copy wins), the forked child's fresh block, the counters behind
+//! `Process-N` / `Thread-N`, and the live-process budget. What happens at a
+//! cell's end lives in `lifecycle`.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crossbeam_channel::Sender;
+use parking_lot::Mutex;
+
+use crate::host::host;
+use crate::mp::feeder::Feeder;
+use crate::mp::fork::ForkRequest;
+use crate::mp::process::ProcessShared;
+use crate::threading::ThreadShared;
+
+/// Most processes (children and pool workers) one process may have alive at
+/// once: a fork storm becomes a clear error instead of a frozen machine.
+pub(crate) const MAX_LIVE_PROCESSES: usize = 256;
+
+/// What this process is, which decides how panics, interrupts and `input()` behave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The kernel's runtime (or a plain program): cells run on its main thread.
+    Runtime,
+    /// A child started by `mp::Process`.
+    Child,
+    /// A worker of an `mp::Pool`.
+    PoolWorker,
+}
+
+/// How this process names itself (Python's `current_process()`).
+#[derive(Debug, Clone)]
+pub(crate) struct ProcessIdentity {
+    /// `MainProcess`, `Process-1`, `Process-1:2`, `ForkPoolWorker-3`.
+    pub(crate) name: String,
+    /// The counters along the fork chain (Python's `_identity`), used to name grandchildren.
+    pub(crate) lineage: Vec<u32>,
+    /// Whether the parent started it as a daemon.
+    pub(crate) daemon: bool,
+    /// The parent's pid; `None` for the runtime.
+    pub(crate) parent_pid: Option<u32>,
+}
+
+/// Something a cell owns that must end with the cell unless the cell ended it
+/// (pools: Python terminates a pool that was not closed and joined).
+pub(crate) trait CellResource: Send + Sync {
+    /// Terminates the resource unless it was already joined or terminated.
+    fn end_with_cell(&self);
+}
+
+/// Process-wide prelude state; one per process, shared by every cell's copy.
+pub(crate) struct State {
+    pub(crate) role: Role,
+    pub(crate) identity: ProcessIdentity,
+    /// Next number for `Process-N` (per process, as Python's `_counter`).
+    pub(crate) process_counter: AtomicU32,
+    /// Next number for `Thread-N`.
+    pub(crate) thread_counter: AtomicU32,
+    /// Next number for `ForkPoolWorker-N`.
+    pub(crate) worker_counter: AtomicU32,
+    /// Next number for `Dummy-N` (threads the prelude did not start).
+    pub(crate) dummy_counter: AtomicU32,
+    /// Started child processes not yet reaped.
+    pub(crate) processes: Mutex<Vec<Arc<ProcessShared>>>,
+    /// Prelude threads that are still running (abandoned ones included).
+    pub(crate) threads: Mutex<Vec<Arc<ThreadShared>>>,
+    /// Names given to threads the prelude did not start, by ident.
+    pub(crate) dummy_threads: Mutex<Vec<(u64, String)>>,
+    /// How many running threads are abandoned; zero lets `println!` skip a lookup.
+    pub(crate) abandoned_threads: AtomicUsize,
+    /// Pools to end with the cell.
+    pub(crate) resources: Mutex<Vec<Arc<dyn CellResource>>>,
+    /// Live processes counted against [`State::process_limit`].
+    pub(crate) live_processes: AtomicUsize,
+    pub(crate) process_limit: usize,
+    /// The long-lived thread that forks on behalf of other threads.
+    pub(crate) spawner: Mutex<Option<Sender<ForkRequest>>>,
+    /// Weyl sequence behind `random()`; reseeded in every new process.
+    pub(crate) random_state: AtomicU64,
+    /// `pthread_self` of the main thread, once seen (0 before).
+    pub(crate) main_ident: AtomicU64,
+    /// This process's queue feeders (see `mp::feeder`).
+    pub(crate) feeders: Mutex<Vec<Arc<Feeder>>>,
+    /// Why the last serde impl of ours refused, by thread ident: postcard
+    /// keeps no custom error messages, so `mp::encode`/`decode` fetch it here.
+    pub(crate) serde_refusal: Mutex<Option<(u64, String)>>,
+    /// The cell whose KeyboardInterrupt was already reported (0: none).
+    pub(crate) interrupt_reported_cell: AtomicU64,
+}
+
+impl State {
+    fn new(role: Role, identity: ProcessIdentity, process_limit: usize) -> State {
+        State {
+            role,
+            identity,
+            process_counter: AtomicU32::new(1),
+            thread_counter: AtomicU32::new(1),
+            worker_counter: AtomicU32::new(1),
+            dummy_counter: AtomicU32::new(1),
+            processes: Mutex::new(Vec::new()),
+            threads: Mutex::new(Vec::new()),
+            dummy_threads: Mutex::new(Vec::new()),
+            abandoned_threads: AtomicUsize::new(0),
+            resources: Mutex::new(Vec::new()),
+            live_processes: AtomicUsize::new(0),
+            process_limit,
+            spawner: Mutex::new(None),
+            random_state: AtomicU64::new(fresh_seed()),
+            main_ident: AtomicU64::new(0),
+            feeders: Mutex::new(Vec::new()),
+            serde_refusal: Mutex::new(None),
+            interrupt_reported_cell: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes `count` process slots from the budget, or explains why not.
+    pub(crate) fn reserve_processes(&self, count: usize, what: &str) -> Result<(), String> {
+        let mut live = self.live_processes.load(Ordering::SeqCst);
+        loop {
+            if live + count > self.process_limit {
+                return Err(format!(
+                    "{what} would need {count} new process(es) with {live} alive, but the prelude \
+                     allows at most {} live processes; nothing was started",
+                    self.process_limit
+                ));
+            }
+            match self.live_processes.compare_exchange(
+                live,
+                live + count,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(now) => live = now,
+            }
+        }
+    }
+
+    /// Gives back process slots taken with [`State::reserve_processes`].
+    pub(crate) fn release_processes(&self, count: usize) {
+        self.live_processes.fetch_sub(count, Ordering::SeqCst);
+    }
+
+    /// Registers something to end with the cell.
+    pub(crate) fn register_resource(&self, resource: Arc<dyn CellResource>) {
+        self.resources.lock().push(resource);
+    }
+}
+
+/// The process's state, created (and the hooks installed) on first use.
+pub(crate) fn state() -> &'static State {
+    let pointer = host().state.load(Ordering::Acquire);
+    if pointer.is_null() {
+        create_runtime_state()
+    } else {
+        // SAFETY: only this module stores into `Host::state`, always a leaked
+        // `State` of this very crate (same layout in every cell's copy).
+        unsafe { &*(pointer as *const State) }
+    }
+}
+
+/// Creates the runtime's state; the first copy to publish wins.
+fn create_runtime_state() -> &'static State {
+    let identity = ProcessIdentity {
+        name: "MainProcess".to_string(),
+        lineage: Vec::new(),
+        daemon: false,
+        parent_pid: None,
+    };
+    let fresh = Box::into_raw(Box::new(State::new(
+        Role::Runtime,
+        identity,
+        MAX_LIVE_PROCESSES,
+    )));
+    match host().state.compare_exchange(
+        std::ptr::null_mut(),
+        fresh.cast(),
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
+        Ok(_) => {
+            crate::report::install_panic_hook();
+            host().set_cell_end(crate::lifecycle::cell_end_hook);
+            // SAFETY: just leaked, never freed.
+            unsafe { &*fresh }
+        }
+        Err(existing) => {
+            // SAFETY: `fresh` was never published.
+            drop(unsafe { Box::from_raw(fresh) });
+            // SAFETY: as in `state`.
+            unsafe { &*(existing as *const State) }
+        }
+    }
+}
+
+/// Creates the state (if needed) and notes the main thread's ident.
+pub(crate) fn attach() {
+    let state = state();
+    if crate::threading::is_main_thread() {
+        // SAFETY: pthread_self has no preconditions.
+        let ident = unsafe { libc::pthread_self() } as u64;
+        state.main_ident.store(ident, Ordering::Relaxed);
+    }
+}
+
+/// In a freshly forked child: replaces the inherited state (whose locks other
+/// threads of the parent may have held at the fork) with a fresh one.
+pub(crate) fn become_child(role: Role, identity: ProcessIdentity, process_limit: usize) {
+    let inherited = state();
+    let fresh = State::new(role, identity, process_limit);
+    fresh.thread_counter.store(
+        inherited.thread_counter.load(Ordering::Relaxed),
+        Ordering::Relaxed,
+    );
+    // SAFETY: pthread_self has no preconditions.
+    fresh
+        .main_ident
+        .store(unsafe { libc::pthread_self() } as u64, Ordering::Relaxed);
+    // The inherited block is left as it is: it belongs to the parent's memory image.
+    host()
+        .state
+        .store(Box::into_raw(Box::new(fresh)).cast(), Ordering::Release);
+    host().interrupted.store(false, Ordering::SeqCst);
+}
+
+/// A seed that differs between processes and runs.
+fn fresh_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos() as u64)
+        .unwrap_or(0);
+    nanos ^ ((std::process::id() as u64) << 32) ^ 0x9E37_79B9_7F4A_7C15
+}

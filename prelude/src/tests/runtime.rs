@@ -1,0 +1,276 @@
+//! The kernel's side: cell-end semantics, interrupts, panics as events,
+//! children dying with their parent, display and input lines.
+
+use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::run_program;
+use crate::host::{host, EVENT_PREFIX};
+use crate::prelude::*;
+use crate::println;
+
+#[test]
+fn the_cell_end_joins_non_daemon_work_and_stops_daemons() {
+    let run = run_program(|| {
+        mp::Process::new(|| {
+            sleep(0.1);
+            println!("non-daemon process done");
+        })
+        .start();
+        threading::Thread::new(|| {
+            sleep(0.1);
+            println!("non-daemon thread done");
+        })
+        .start();
+        mp::Process::new(|| loop {
+            sleep(0.01);
+        })
+        .daemon(true)
+        .start();
+        threading::Thread::new(|| loop {
+            sleep(0.01);
+        })
+        .daemon(true)
+        .start();
+        println!("main code done");
+    });
+    run.assert_ok();
+    let order: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(order[0], "main code done");
+    assert!(
+        run.stdout.contains("non-daemon process done")
+            && run.stdout.contains("non-daemon thread done")
+    );
+}
+
+#[test]
+fn after_the_cell_end_daemon_threads_are_silent_and_unlisted() {
+    let run = run_program(|| {
+        threading::Thread::new(|| loop {
+            println!("daemon tick");
+            std::thread::sleep(Duration::from_millis(5));
+        })
+        .daemon(true)
+        .start();
+        sleep(0.05);
+        assert_eq!(threading::active_count(), 2);
+        crate::end_cell();
+        println!("--- next cell ---");
+        assert_eq!(threading::active_count(), 1);
+        std::thread::sleep(Duration::from_millis(50));
+    });
+    run.assert_ok();
+    let after = run
+        .stdout
+        .split("--- next cell ---")
+        .nth(1)
+        .expect("marker");
+    assert!(!after.contains("daemon tick"), "{after}");
+}
+
+#[test]
+fn an_interrupt_unwinds_the_cell_and_kills_its_processes() {
+    let run = run_program(|| {
+        let child = mp::Process::new(|| sleep(30.0));
+        child.start();
+        interrupt_after(Duration::from_millis(100));
+        let started = Instant::now();
+        let unwound = std::panic::catch_unwind(|| sleep(30.0)).unwrap_err();
+        assert!(unwound.is::<KeyboardInterrupt>());
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(child.exitcode(), Some(-9));
+    });
+    run.assert_ok();
+    assert!(
+        run.stdout.contains(&format!(
+            "{EVENT_PREFIX}{{\"error\":{{\"ename\":\"KeyboardInterrupt\""
+        )),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.stdout.matches("KeyboardInterrupt\",").count(),
+        1,
+        "{}",
+        run.stdout
+    );
+}
+
+fn nap(seconds: u64) -> u64 {
+    sleep(seconds as f64);
+    seconds
+}
+
+/// Sets the kernel's interrupt flag after `delay`, as its SIGINT handler would.
+fn interrupt_after(delay: Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        host().interrupted.store(true, Ordering::SeqCst);
+    });
+}
+
+#[test]
+fn an_interrupt_ends_pools_and_quietly_stops_the_cells_threads() {
+    let run = run_program(|| {
+        let pool = mp::Pool::new(2);
+        threading::Thread::new(|| {
+            sleep(30.0);
+            println!("the thread went on after the interrupt");
+        })
+        .start();
+        interrupt_after(Duration::from_millis(100));
+        let unwound =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pool.apply(nap, 30)));
+        assert!(unwound.unwrap_err().is::<KeyboardInterrupt>());
+        assert_eq!(
+            super::panic_text(|| pool.apply_async(nap, 0)),
+            "Pool not running"
+        );
+    });
+    run.assert_ok();
+    assert!(!run.stdout.contains("went on"), "{}", run.stdout);
+    assert_eq!(
+        run.stdout.matches("KeyboardInterrupt\",").count(),
+        1,
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn an_interrupt_during_the_cell_end_stops_the_waiting() {
+    let started = Instant::now();
+    let run = run_program(|| {
+        threading::Thread::new(|| sleep(30.0)).start();
+        mp::Process::new(|| sleep(30.0)).start();
+        interrupt_after(Duration::from_millis(100));
+    });
+    run.assert_ok();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        run.stdout.matches("KeyboardInterrupt\",").count(),
+        1,
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_panic_in_the_cell_becomes_an_error_event() {
+    let run = run_program(|| {
+        let _ = std::panic::catch_unwind(|| panic!("the cell failed"));
+    });
+    run.assert_ok();
+    assert!(
+        run.stdout
+            .contains("\"ename\":\"panic\",\"evalue\":\"the cell failed\""),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stderr.contains("backtrace"), "{}", run.stderr);
+}
+
+#[test]
+fn children_die_with_their_parent() {
+    let pids = mp::Queue::<u32>::new();
+    let sender = pids.clone();
+    let run = run_program(move || {
+        let child = mp::Process::new(move || {
+            sender.put(getpid());
+            sleep(30.0);
+        });
+        child.start();
+        std::thread::spawn(|| {
+            let helper = mp::Process::new(|| sleep(30.0));
+            helper.start();
+        })
+        .join()
+        .unwrap();
+        sleep(0.2);
+        // SAFETY: the runtime kills itself, as `kill -9` of the kernel would.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    });
+    assert_eq!(run.exit_code, -9);
+    let grandchild = pids.get_timeout(5.0).expect("the child reported its pid");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while is_running(grandchild) {
+        assert!(Instant::now() < deadline, "the child outlived its parent");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether `pid` exists and is not a zombie.
+fn is_running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn display_and_clear_output_are_event_lines() {
+    let run = run_program(|| {
+        display::html("<b>hi</b>");
+        clear_output();
+    });
+    run.assert_ok();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with(EVENT_PREFIX) && lines[0].contains("\"text/html\",\"<b>hi</b>\""),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines[1],
+        format!("{EVENT_PREFIX}{{\"clear_output\":{{\"wait\":false}}}}")
+    );
+}
+
+#[test]
+fn input_asks_the_kernel_and_reads_one_line() {
+    let run = run_program(|| {
+        let (answers, writer) = super::pipe();
+        let text = format!("Ada\n{}\n", crate::host::NO_STDIN_REPLY);
+        // SAFETY: writes to our own pipe, then makes its read end stdin.
+        unsafe {
+            libc::write(writer.as_raw_fd(), text.as_ptr().cast(), text.len());
+            libc::dup2(answers.as_raw_fd(), 0);
+        }
+        assert_eq!(input("Your name?"), "Ada");
+        let refused = super::panic_text(|| input("again?"));
+        assert!(refused.contains("does not accept input"), "{refused}");
+    });
+    run.assert_ok();
+    assert!(
+        run.stdout.starts_with("EVCXR_INPUT_REQUEST:Your name?\n"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn helpers_behave_like_pythons() {
+    let run = run_program(|| {
+        let started = Instant::now();
+        sleep(0.05);
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        assert_eq!(ctime().len(), 24);
+        assert!((0..1000)
+            .map(|_| random())
+            .all(|value| (0.0..1.0).contains(&value)));
+        assert!((0..1000)
+            .map(|_| randint(1, 3))
+            .all(|value| (1..=3).contains(&value)));
+        assert_eq!(getpid(), std::process::id());
+        assert_eq!(
+            mp::current_process().to_string(),
+            "<_MainProcess name='MainProcess' parent=None started>"
+        );
+    });
+    run.assert_ok();
+}

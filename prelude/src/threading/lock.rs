@@ -1,0 +1,144 @@
+//! [`Lock`], Python's `threading.Lock`: `acquire`/`release` as in the tutorial,
+//! a timeout form, and a scoped form (`with lock:`) through [`Lock::guard`].
+//! A `Lock` may also hold the value it protects (`Lock::with_value(0)`), the
+//! Rust way to share a counter between threads.
+
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::lock_api::{RawMutex as _, RawMutexTimed as _};
+use parking_lot::RawMutex;
+
+use crate::interrupt::{deadline_after, wait_for};
+
+/// A mutual-exclusion lock, like Python's `threading.Lock()`; `Clone` shares
+/// the same lock. Any thread may release it, as in Python.
+pub struct Lock<T = ()> {
+    inner: Arc<LockInner<T>>,
+}
+
+struct LockInner<T> {
+    raw: RawMutex,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the value is only reached through a guard, which holds the lock.
+unsafe impl<T: Send> Send for LockInner<T> {}
+// SAFETY: as above; the raw mutex itself is thread-safe.
+unsafe impl<T: Send> Sync for LockInner<T> {}
+
+impl Lock<()> {
+    /// A new, unlocked lock (Python's `threading.Lock()`).
+    pub fn new() -> Lock<()> {
+        Lock::with_value(())
+    }
+}
+
+impl Default for Lock<()> {
+    fn default() -> Lock<()> {
+        Lock::new()
+    }
+}
+
+impl<T> Clone for Lock<T> {
+    fn clone(&self) -> Lock<T> {
+        Lock {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T> Lock<T> {
+    /// A new, unlocked lock guarding `value`; reach it with `*lock.guard()`.
+    pub fn with_value(value: T) -> Lock<T> {
+        Lock {
+            inner: Arc::new(LockInner {
+                raw: RawMutex::INIT,
+                value: UnsafeCell::new(value),
+            }),
+        }
+    }
+
+    /// Waits until the lock is free and takes it (Python's `lock.acquire()`).
+    pub fn acquire(&self) {
+        self.acquire_until(None);
+    }
+
+    /// Takes the lock if it frees up within `seconds`; returns whether it did
+    /// (Python's `lock.acquire(timeout=seconds)`).
+    pub fn acquire_timeout(&self, seconds: f64) -> bool {
+        self.acquire_until(deadline_after(seconds))
+    }
+
+    /// Frees the lock (Python's `lock.release()`); releasing a free lock is an error.
+    pub fn release(&self) {
+        if !self.inner.raw.is_locked() {
+            panic!("release unlocked lock");
+        }
+        // SAFETY: the lock is held (Python lets any thread release it, and
+        // parking_lot's raw mutex does not track an owner).
+        unsafe { self.inner.raw.unlock() };
+    }
+
+    /// Whether someone holds the lock now (Python's `lock.locked()`).
+    pub fn locked(&self) -> bool {
+        self.inner.raw.is_locked()
+    }
+
+    /// Takes the lock until the returned guard is dropped — Python's `with lock:`,
+    /// written `{ let _held = lock.guard(); … }`; the guard also gives the value.
+    pub fn guard(&self) -> LockGuard<'_, T> {
+        self.acquire();
+        LockGuard { lock: self }
+    }
+
+    fn acquire_until(&self, deadline: Option<Instant>) -> bool {
+        if self.inner.raw.try_lock() {
+            return true;
+        }
+        wait_for(deadline, |slice| {
+            self.inner.raw.try_lock_for(slice).then_some(())
+        })
+        .is_some()
+    }
+}
+
+impl<T> fmt::Debug for Lock<T> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = if self.locked() { "locked" } else { "unlocked" };
+        write!(formatter, "<{status} Lock>")
+    }
+}
+
+/// Holds a [`Lock`] until dropped, and gives its value (`*guard += 1`).
+pub struct LockGuard<'lock, T> {
+    lock: &'lock Lock<T>,
+}
+
+impl<T> Deref for LockGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the lock.
+        unsafe { &*self.lock.inner.value.get() }
+    }
+}
+
+impl<T> DerefMut for LockGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds the lock, and `&mut self` makes this reference unique.
+        unsafe { &mut *self.lock.inner.value.get() }
+    }
+}
+
+impl<T> Drop for LockGuard<'_, T> {
+    fn drop(&mut self) {
+        // Someone may have called `release()` by hand meanwhile: do not unlock twice.
+        if self.lock.locked() {
+            // SAFETY: the lock is held.
+            unsafe { self.lock.inner.raw.unlock() };
+        }
+    }
+}

@@ -1,0 +1,32 @@
+# Shared by the scripts: paths, and the one setup step every command needs.
+# Sourced, not run.
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# One cargo target directory outside the clone, so a fresh clone (or CI)
+# rebuilds only what changed.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/multitask-kernel/target}"
+VENV="$REPO/.venv"
+KERNEL_BIN="$CARGO_TARGET_DIR/release/multitask-kernel"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# Builds the kernel, makes the Python environment and installs the kernelspec
+# into it. Idempotent and quick when nothing changed.
+setup() {
+  step "Building the kernel (release)"
+  (cd "$REPO" && cargo build --release --locked)
+
+  if [ ! -x "$VENV/bin/python" ]; then
+    step "Creating the Python environment in .venv"
+    python3 -m venv "$VENV"
+  fi
+  local stamp="$VENV/.requirements-installed"
+  if ! cmp -s "$REPO/scripts/requirements.txt" "$stamp" 2>/dev/null; then
+    step "Installing JupyterLab and the test clients into .venv"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REPO/scripts/requirements.txt"
+    cp "$REPO/scripts/requirements.txt" "$stamp"
+  fi
+
+  step "Installing the multitask kernelspec into .venv (and compiling the prelude once)"
+  "$KERNEL_BIN" install --prefix "$VENV"
+}

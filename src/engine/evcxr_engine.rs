@@ -1,0 +1,503 @@
+//! The real engine: cells compiled and run by evcxr. The only module that imports evcxr.
+//!
+//! evcxr's context is created on, and never leaves, one actor thread: making
+//! it takes seconds (it starts the runtime and rust-analyzer), so the kernel
+//! answers `kernel_info` while this thread warms up, and the first request
+//! that needs the engine waits for it. The warm-up also loads the prelude
+//! (`:dep multitask`, `use multitask::prelude::*`, `multitask::attach()`).
+//!
+//! The runtime subprocess is started in its own process group, so that one
+//! `kill` ends it and every process a cell forked. Its stdout lines go
+//! straight to the output pump; its stderr lines go through a forwarder that
+//! picks out the runtime's cell markers (see [`crate::runtime`]), which tell
+//! when a cell's code started (compiling is over) and when all of its output
+//! has been written.
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::thread;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use evcxr::{CommandContext, EvalCallbacks, EvalContext, EvalOutputs};
+use jupyter_protocol::{ErrorOutput, Media, MediaType};
+use multitask::host::NO_STDIN_REPLY;
+
+use super::{CellOutcome, Completions, Engine, InputPrompt, InputSource, Inspection, Interrupter};
+use crate::output::{media_from_pairs, OutputPump, StreamName};
+use crate::runtime::{CELL_FINISHED, CELL_STARTED};
+
+/// The `use` lines evcxr keeps for every cell. The macros need their own,
+/// named import: a glob-imported macro that std's prelude also defines is
+/// ambiguous, a compile error.
+const PRELUDE_IMPORTS: &str =
+    "use multitask::prelude::*;\nuse multitask::{print, println, eprint, eprintln};";
+
+/// How long to wait for a cell's last stderr lines once evcxr says it is done.
+const FINISH_GRACE: Duration = Duration::from_secs(2);
+
+/// Calls the binary makes before anything else, when evcxr runs it as a helper.
+pub fn subprocess_hook() {
+    // Our own runtime loop has already taken over if this is the runtime;
+    // what is left for evcxr here is its rustc wrapper.
+    evcxr::runtime_hook();
+}
+
+enum Request {
+    Execute {
+        code: String,
+        output: OutputPump,
+        input: InputSource,
+        done: Sender<CellOutcome>,
+    },
+    Complete {
+        code: String,
+        cursor: usize,
+        done: Sender<Completions>,
+    },
+    Inspect {
+        code: String,
+        cursor: usize,
+        done: Sender<Option<Inspection>>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Marker {
+    Started,
+    Finished,
+}
+
+/// Handle on the actor thread that owns evcxr.
+pub struct EvcxrEngine {
+    requests: Sender<Request>,
+    interrupter: Interrupter,
+    rust_version: String,
+}
+
+/// Where the engine finds things.
+pub struct EngineSetup {
+    /// The unpacked prelude crate.
+    pub prelude_dir: PathBuf,
+    /// Receives the runtime's output from the first moment.
+    pub output: OutputPump,
+}
+
+impl EvcxrEngine {
+    /// Starts warming up in the background and returns at once.
+    pub fn start(setup: EngineSetup) -> EvcxrEngine {
+        let (requests, incoming) = crossbeam_channel::unbounded();
+        let interrupter = Interrupter::new();
+        let actor_interrupter = interrupter.clone();
+        thread::Builder::new()
+            .name("engine".to_owned())
+            .spawn(move || actor(setup, actor_interrupter, incoming))
+            .expect("the engine thread starts");
+        EvcxrEngine {
+            requests,
+            interrupter,
+            rust_version: rustc_version(),
+        }
+    }
+
+    fn ask<T: Default>(&self, make: impl FnOnce(Sender<T>) -> Request) -> T {
+        let (done, answer) = crossbeam_channel::bounded(1);
+        if self.requests.send(make(done)).is_err() {
+            return T::default();
+        }
+        answer.recv().unwrap_or_default()
+    }
+}
+
+impl Default for CellOutcome {
+    fn default() -> CellOutcome {
+        CellOutcome::Failed(ErrorOutput {
+            ename: "KernelError".to_owned(),
+            evalue: "the Rust engine stopped".to_owned(),
+            traceback: vec!["the Rust engine stopped".to_owned()],
+        })
+    }
+}
+
+impl Engine for EvcxrEngine {
+    fn execute(&mut self, code: &str, output: &OutputPump, input: InputSource) -> CellOutcome {
+        self.ask(|done| Request::Execute {
+            code: code.to_owned(),
+            output: output.clone(),
+            input,
+            done,
+        })
+    }
+
+    fn complete(&mut self, code: &str, cursor: usize) -> Completions {
+        self.ask(|done| Request::Complete {
+            code: code.to_owned(),
+            cursor,
+            done,
+        })
+    }
+
+    fn inspect(&mut self, code: &str, cursor: usize) -> Option<Inspection> {
+        self.ask(|done| Request::Inspect {
+            code: code.to_owned(),
+            cursor,
+            done,
+        })
+    }
+
+    fn interrupter(&self) -> Interrupter {
+        self.interrupter.clone()
+    }
+
+    fn rust_version(&self) -> String {
+        self.rust_version.clone()
+    }
+}
+
+/// The directory holding the toolchain's `libstd-*.so`.
+fn rust_library_dir() -> anyhow::Result<PathBuf> {
+    let sysroot = std::process::Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()?;
+    let target = std::process::Command::new("rustc")
+        .args(["--print", "host-tuple"])
+        .output()?;
+    let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_owned();
+    let target = String::from_utf8_lossy(&target.stdout).trim().to_owned();
+    anyhow::ensure!(
+        !sysroot.is_empty(),
+        "`rustc --print sysroot` printed nothing"
+    );
+    Ok(PathBuf::from(sysroot)
+        .join("lib/rustlib")
+        .join(target)
+        .join("lib"))
+}
+
+/// `LD_LIBRARY_PATH` with `dir` in front of what the kernel inherited.
+fn library_path_with(dir: &std::path::Path) -> std::ffi::OsString {
+    let mut paths = vec![dir.to_path_buf()];
+    if let Some(inherited) = std::env::var_os("LD_LIBRARY_PATH") {
+        paths.extend(std::env::split_paths(&inherited));
+    }
+    std::env::join_paths(paths).unwrap_or_else(|_| dir.as_os_str().to_owned())
+}
+
+/// The version of `rustc` on the PATH, e.g. `1.95.0`.
+fn rustc_version() -> String {
+    std::process::Command::new("rustc")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|output| {
+            String::from_utf8_lossy(&output.stdout)
+                .split_whitespace()
+                .nth(1)
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+struct Session {
+    context: CommandContext,
+    markers: Receiver<Marker>,
+    interrupter: Interrupter,
+    /// The runtime was restarted and the prelude is not attached to it yet.
+    needs_attach: bool,
+}
+
+fn actor(setup: EngineSetup, interrupter: Interrupter, requests: Receiver<Request>) {
+    let session = Session::start(&setup, interrupter);
+    let mut session = match session {
+        Ok(session) => session,
+        Err(startup_error) => {
+            let failure = ErrorOutput {
+                ename: "KernelStartupError".to_owned(),
+                evalue: "the Rust engine could not start".to_owned(),
+                traceback: vec![format!(
+                    "the Rust engine could not start: {startup_error:#}"
+                )],
+            };
+            for request in requests {
+                match request {
+                    Request::Execute { done, .. } => {
+                        let _ = done.send(CellOutcome::Failed(failure.clone()));
+                    }
+                    Request::Complete { done, .. } => {
+                        let _ = done.send(Completions::default());
+                    }
+                    Request::Inspect { done, .. } => {
+                        let _ = done.send(None);
+                    }
+                }
+            }
+            return;
+        }
+    };
+    for request in requests {
+        match request {
+            Request::Execute {
+                code,
+                output,
+                input,
+                done,
+            } => {
+                let _ = done.send(session.execute(&code, &output, &input));
+            }
+            Request::Complete { code, cursor, done } => {
+                let _ = done.send(session.complete(&code, cursor));
+            }
+            Request::Inspect { code, cursor, done } => {
+                let _ = done.send(session.inspect(&code, cursor));
+            }
+        }
+    }
+}
+
+impl Session {
+    fn start(setup: &EngineSetup, interrupter: Interrupter) -> anyhow::Result<Session> {
+        let mut runtime = std::process::Command::new(std::env::current_exe()?);
+        runtime.process_group(0);
+        // Cells link std dynamically. The rpath rustc writes into a cell's
+        // library is relative to cargo's deps directory, not to where evcxr
+        // copies the library, so the runtime is told where std lives.
+        runtime.env("LD_LIBRARY_PATH", library_path_with(&rust_library_dir()?));
+        let (eval_context, outputs) = EvalContext::with_subprocess_command(runtime)
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
+        setup.output.attach_stdout(outputs.stdout);
+        let markers = forward_stderr(outputs.stderr, setup.output.clone());
+        let mut session = Session {
+            context: CommandContext::with_eval_context(eval_context),
+            markers,
+            interrupter,
+            needs_attach: false,
+        };
+        session.note_runtime_pid();
+        let load_prelude = format!(
+            ":dep multitask = {{ path = {:?} }}\n{PRELUDE_IMPORTS}\nmultitask::attach();",
+            setup.prelude_dir.display().to_string()
+        );
+        session
+            .context
+            .execute(&load_prelude)
+            .map_err(|error| anyhow::anyhow!("loading the prelude failed: {error}"))?;
+        Ok(session)
+    }
+
+    fn note_runtime_pid(&self) {
+        let runtime = self.context.process_handle();
+        let pid = runtime.lock().map(|child| child.id());
+        if let Ok(pid) = pid {
+            self.interrupter.set_runtime_pid(pid);
+        }
+    }
+
+    fn execute(&mut self, code: &str, output: &OutputPump, input: &InputSource) -> CellOutcome {
+        if self.needs_attach {
+            self.needs_attach = false;
+            if let Err(error) = self.context.execute("multitask::attach();") {
+                return CellOutcome::Failed(plain_error("KernelError", &error.to_string()));
+            }
+        }
+        while self.markers.try_recv().is_ok() {}
+        self.interrupter.cell_started();
+        let mut callbacks = EvalCallbacks {
+            input_reader: &|request| {
+                input(InputPrompt {
+                    prompt: request.prompt,
+                    password: request.is_password,
+                })
+                .unwrap_or_else(|| NO_STDIN_REPLY.to_owned())
+            },
+        };
+        let result = self.context.execute_with_callbacks(code, &mut callbacks);
+        if !matches!(result, Err(evcxr::Error::SubprocessTerminated(_))) {
+            self.wait_for_cell_output(output);
+        }
+        let escalated = self.interrupter.cell_finished();
+        match result {
+            Ok(outputs) => CellOutcome::Finished(final_value(outputs)),
+            Err(evcxr::Error::CompilationErrors(errors)) => {
+                CellOutcome::Failed(compile_error(&errors))
+            }
+            Err(evcxr::Error::SubprocessTerminated(status)) => {
+                self.needs_attach = true;
+                self.note_runtime_pid();
+                CellOutcome::Failed(runtime_lost(escalated, &status))
+            }
+            Err(error) => CellOutcome::Failed(plain_error("Error", &error.to_string())),
+        }
+    }
+
+    /// Waits until the runtime has said that everything the cell wrote is in
+    /// the pipes, then tells the pump that compiling is over (if it never was
+    /// told because the cell did not run).
+    fn wait_for_cell_output(&self, output: &OutputPump) {
+        let mut started = false;
+        loop {
+            match self.markers.recv_timeout(FINISH_GRACE) {
+                Ok(Marker::Started) => started = true,
+                Ok(Marker::Finished) => return,
+                Err(_) => {
+                    if !started {
+                        output.running();
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn complete(&mut self, code: &str, cursor: usize) -> Completions {
+        let Ok(found) = self.context.completions(code, cursor) else {
+            return Completions {
+                matches: Vec::new(),
+                cursor_start: cursor,
+                cursor_end: cursor,
+            };
+        };
+        let mut matches: Vec<String> = Vec::new();
+        for completion in found.completions {
+            // rust-analyzer offers calls as snippets (`cpu_count()`); the
+            // notebook inserts the name, as other kernels do.
+            let name = match completion.code.split_once('(') {
+                Some((name, _)) if !name.is_empty() => name.to_owned(),
+                _ => completion.code,
+            };
+            if !matches.contains(&name) {
+                matches.push(name);
+            }
+        }
+        Completions {
+            matches,
+            cursor_start: found.start_offset,
+            cursor_end: found.end_offset,
+        }
+    }
+
+    fn inspect(&mut self, code: &str, cursor: usize) -> Option<Inspection> {
+        let end = identifier_end(code, cursor);
+        if end == 0 {
+            return None;
+        }
+        let word_start = code[..end]
+            .rfind(|character: char| !(character.is_alphanumeric() || character == '_'))
+            .map_or(0, |index| index + 1);
+        let word = &code[word_start..end];
+        if let Some((_, type_name)) = self
+            .context
+            .variables_and_types()
+            .find(|(name, _)| *name == word)
+        {
+            let text = format!("{word}: {type_name}");
+            return Some(Media::new(vec![MediaType::Plain(text)]));
+        }
+        let (plain, html) = self.context.hover_at(code, end).ok()?;
+        if plain.trim().is_empty() {
+            return None;
+        }
+        Some(Media::new(vec![
+            MediaType::Plain(plain),
+            MediaType::Html(html),
+        ]))
+    }
+}
+
+/// The byte offset where the identifier touching `cursor` ends.
+fn identifier_end(code: &str, cursor: usize) -> usize {
+    let cursor = cursor.min(code.len());
+    code[cursor..]
+        .find(|character: char| !(character.is_alphanumeric() || character == '_'))
+        .map_or(code.len(), |offset| cursor + offset)
+}
+
+/// Forwards the runtime's stderr to the pump, keeping its cell markers for the engine.
+fn forward_stderr(lines: Receiver<String>, output: OutputPump) -> Receiver<Marker> {
+    let (markers, marker_receiver) = crossbeam_channel::unbounded();
+    thread::Builder::new()
+        .name("runtime-stderr".to_owned())
+        .spawn(move || {
+            for line in lines {
+                match line.as_str() {
+                    CELL_STARTED => {
+                        output.running();
+                        let _ = markers.send(Marker::Started);
+                    }
+                    CELL_FINISHED => {
+                        let _ = markers.send(Marker::Finished);
+                    }
+                    _ => output.line(StreamName::Stderr, line),
+                }
+            }
+        })
+        .expect("the stderr forwarder starts");
+    marker_receiver
+}
+
+fn final_value(outputs: EvalOutputs) -> Option<Media> {
+    if outputs.content_by_mime_type.is_empty() {
+        return None;
+    }
+    Some(media_from_pairs(
+        outputs.content_by_mime_type.into_iter().collect(),
+    ))
+}
+
+fn compile_error(errors: &[evcxr::CompilationError]) -> ErrorOutput {
+    let evalue = errors
+        .first()
+        .map(|error| error.message())
+        .unwrap_or_else(|| "compilation failed".to_owned());
+    let traceback = errors
+        .iter()
+        .map(|error| {
+            let rendered = error.rendered();
+            if rendered.trim().is_empty() {
+                error.message()
+            } else {
+                rendered.trim_end().to_owned()
+            }
+        })
+        .collect();
+    ErrorOutput {
+        ename: "CompileError".to_owned(),
+        evalue,
+        traceback,
+    }
+}
+
+fn runtime_lost(escalated: bool, status: &str) -> ErrorOutput {
+    let (ename, explanation) = if escalated {
+        (
+            "KeyboardInterrupt",
+            "The cell did not stop at an interruptible point (a prelude call such as \
+             sleep, join or get), so the Rust runtime was restarted to stop it.",
+        )
+    } else {
+        (
+            "RuntimeStopped",
+            "The Rust runtime stopped while running this cell (std::process::exit, \
+             abort, a crash such as a segmentation fault, or a killed process).",
+        )
+    };
+    let consequence = "Variables were lost; functions, types, `use` lines and :dep \
+                       crates are kept. The next cell runs in a fresh runtime.";
+    let detail = status.trim();
+    ErrorOutput {
+        ename: ename.to_owned(),
+        evalue: format!("{explanation} {consequence}"),
+        traceback: vec![
+            format!("{ename}: {explanation}"),
+            consequence.to_owned(),
+            format!("({detail})"),
+        ],
+    }
+}
+
+fn plain_error(ename: &str, message: &str) -> ErrorOutput {
+    ErrorOutput {
+        ename: ename.to_owned(),
+        evalue: message.to_owned(),
+        traceback: vec![message.to_owned()],
+    }
+}

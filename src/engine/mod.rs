@@ -1,0 +1,73 @@
+//! What the dispatcher needs from whatever runs Rust code: the [`Engine`] trait.
+//!
+//! The real engine (in [`evcxr_engine`], the only module that imports evcxr)
+//! compiles and runs cells in a runtime subprocess; tests drive the
+//! dispatcher with a fake engine instead. This module also owns the
+//! [`Interrupter`], which the control thread uses while the shell thread is
+//! busy running a cell.
+
+pub mod evcxr_engine;
+mod interrupt;
+
+pub use interrupt::Interrupter;
+
+use jupyter_protocol::{ErrorOutput, Media};
+
+use crate::output::OutputPump;
+
+/// A request for a line of input from the person at the notebook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputPrompt {
+    /// The text shown before the input box.
+    pub prompt: String,
+    /// Whether the answer should be hidden as it is typed.
+    pub password: bool,
+}
+
+/// Answers input prompts during a cell; `None` when the frontend allows no input.
+pub type InputSource = Box<dyn Fn(InputPrompt) -> Option<String> + Send>;
+
+/// How a cell ended, as far as the engine can tell.
+///
+/// Errors reported by the prelude from inside the cell (a panic, a
+/// `KeyboardInterrupt`) arrive as output events and take precedence.
+#[derive(Debug, Clone)]
+pub enum CellOutcome {
+    /// The cell ran; its final expression's value, if it had one.
+    Finished(Option<Media>),
+    /// The cell could not run, or its runtime was lost.
+    Failed(ErrorOutput),
+}
+
+/// Completion candidates replacing `cursor_start..cursor_end` of the code.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Completions {
+    /// The candidates, best first.
+    pub matches: Vec<String>,
+    /// Byte offset where the replaced text starts.
+    pub cursor_start: usize,
+    /// Byte offset where the replaced text ends.
+    pub cursor_end: usize,
+}
+
+/// Documentation for the name under the cursor, as a MIME bundle.
+pub type Inspection = Media;
+
+/// Runs Rust cells for the dispatcher.
+pub trait Engine: Send + 'static {
+    /// Runs `code`; output goes to `output` while the cell runs. Blocks until
+    /// the cell (and its end-of-cell work) is done.
+    fn execute(&mut self, code: &str, output: &OutputPump, input: InputSource) -> CellOutcome;
+
+    /// Completion candidates at byte offset `cursor` of `code`.
+    fn complete(&mut self, code: &str, cursor: usize) -> Completions;
+
+    /// Documentation for the item at byte offset `cursor` of `code`.
+    fn inspect(&mut self, code: &str, cursor: usize) -> Option<Inspection>;
+
+    /// The handle the control thread uses to interrupt or stop the runtime.
+    fn interrupter(&self) -> Interrupter;
+
+    /// The version of the Rust compiler cells are built with (e.g. `1.95.0`).
+    fn rust_version(&self) -> String;
+}

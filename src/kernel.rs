@@ -1,0 +1,91 @@
+//! Wiring: one kernel process from its connection file to shutdown.
+//!
+//! Order matters here. The work slot is claimed and announced to evcxr
+//! (`EVCXR_TMPDIR`) before any thread starts, since the environment may only
+//! be changed while the process is single-threaded. Then the output pump, the
+//! engine (which warms up in the background) and the socket threads start;
+//! `kernel_info` is answered at once while the engine is still warming up.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use jupyter_protocol::ConnectionInfo;
+use signal_hook::consts::SIGINT;
+use signal_hook::iterator::Signals;
+
+use crate::cache;
+use crate::dispatch::{ControlHandler, KernelIdentity, ShellHandler};
+use crate::engine::evcxr_engine::{EngineSetup, EvcxrEngine};
+use crate::engine::{Engine, Interrupter};
+use crate::output::OutputPump;
+use crate::transport::{InputAsker, Publisher, Sockets};
+
+/// Serves the kernel described by `connection_file` until a shutdown request.
+pub fn run(connection_file: &Path) -> anyhow::Result<()> {
+    let connection_text = std::fs::read_to_string(connection_file)
+        .with_context(|| format!("reading {}", connection_file.display()))?;
+    let connection: ConnectionInfo = serde_json::from_str(&connection_text)
+        .with_context(|| format!("parsing {}", connection_file.display()))?;
+
+    let slot = cache::claim_work_slot()?;
+    std::env::set_var("EVCXR_TMPDIR", &slot.dir);
+    let prelude_dir = cache::prelude_dir()?;
+
+    let sockets = Sockets::new(connection)?;
+    let (publisher, iopub_queue) = Publisher::channel();
+    let (input_asker, input_requests) = InputAsker::channel();
+    let output = OutputPump::start(publisher.clone());
+    let engine = EvcxrEngine::start(EngineSetup {
+        prelude_dir,
+        output: output.clone(),
+    });
+    let interrupter = engine.interrupter();
+    forward_sigint(interrupter.clone())?;
+
+    let identity = KernelIdentity {
+        rust_version: engine.rust_version(),
+    };
+    let control = ControlHandler::new(interrupter.clone(), identity.clone(), publisher.clone());
+    let shell = ShellHandler::new(engine, identity, publisher, output, input_asker);
+    let served = sockets.serve(shell, control, iopub_queue, input_requests);
+    interrupter.kill_runtime();
+    drop(slot);
+    served
+}
+
+/// Jupyter may interrupt by sending SIGINT to the kernel (`interrupt_mode:
+/// signal`): treat it exactly like an `interrupt_request`.
+fn forward_sigint(interrupter: Interrupter) -> anyhow::Result<()> {
+    let mut signals = Signals::new([SIGINT]).context("listening for SIGINT")?;
+    std::thread::Builder::new()
+        .name("sigint".to_owned())
+        .spawn(move || {
+            for _ in signals.forever() {
+                interrupter.interrupt();
+            }
+        })?;
+    Ok(())
+}
+
+/// Compiles the prelude into a work slot, so that the first kernel after
+/// install starts fast; prints what it did.
+pub fn warm_up() -> anyhow::Result<()> {
+    let slot = cache::claim_work_slot()?;
+    std::env::set_var("EVCXR_TMPDIR", &slot.dir);
+    let prelude_dir = cache::prelude_dir()?;
+    let (publisher, messages) = Publisher::channel();
+    let output = OutputPump::start(publisher);
+    let mut engine = EvcxrEngine::start(EngineSetup {
+        prelude_dir,
+        output: output.clone(),
+    });
+    let outcome = engine.execute("getpid();", &output, Box::new(|_| None));
+    drop(messages);
+    engine.interrupter().kill_runtime();
+    match outcome {
+        crate::engine::CellOutcome::Finished(_) => Ok(()),
+        crate::engine::CellOutcome::Failed(error) => {
+            anyhow::bail!("warming up failed: {}", error.traceback.join("\n"))
+        }
+    }
+}

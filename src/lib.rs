@@ -1,0 +1,14 @@
+//! multitask-kernel: a Jupyter kernel for Rust, on evcxr, with a prelude of
+//! real processes and threads (`multitask`). See ARCHITECTURE.md for the map.
+
+pub mod cache;
+pub mod dispatch;
+pub mod engine;
+pub mod history;
+pub mod install;
+pub mod kernel;
+pub mod output;
+pub mod runtime;
+pub mod syntax;
+pub mod transport;
+pub mod wire;

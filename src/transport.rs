@@ -1,0 +1,319 @@
+//! The ZeroMQ sockets: the only module that touches them.
+//!
+//! Each socket lives on its own thread, because `zmq::Socket` is `Send` but
+//! not `Sync`: shell and control each run their handler on their thread (so a
+//! long cell on shell never delays an interrupt on control); iopub drains a
+//! channel of messages to publish; stdin sends input requests and routes the
+//! replies back; heartbeat echoes. Messages that fail to decode or to verify
+//! are logged and dropped, and the socket keeps serving.
+
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use crossbeam_channel::{Receiver, Sender};
+use jupyter_protocol::{ConnectionInfo, IoPubWelcome, JupyterMessage, Transport};
+
+use crate::wire::{self, Signer};
+
+/// Sends messages to the iopub socket; cheap to clone and usable from any thread.
+#[derive(Clone)]
+pub struct Publisher {
+    sender: Sender<JupyterMessage>,
+}
+
+impl Publisher {
+    /// A publisher and the receiving end its messages arrive on (for tests and the iopub thread).
+    pub fn channel() -> (Publisher, Receiver<JupyterMessage>) {
+        let (sender, receiver) = crossbeam_channel::unbounded();
+        (Publisher { sender }, receiver)
+    }
+
+    /// Queues a message for iopub; a closed socket thread means shutdown, so failures are ignored.
+    pub fn publish(&self, message: JupyterMessage) {
+        // Replies carry the request's routing identities; on iopub those
+        // frames would be read as a topic, so they are dropped here.
+        let _ = self.sender.send(message.with_zmq_identities(Vec::new()));
+    }
+}
+
+/// Asks the frontend for input over the stdin socket; cheap to clone.
+#[derive(Clone)]
+pub struct InputAsker {
+    requests: Sender<(JupyterMessage, Sender<JupyterMessage>)>,
+}
+
+impl InputAsker {
+    /// An asker and the receiving end of its requests (for tests and the stdin thread).
+    #[allow(clippy::type_complexity)]
+    pub fn channel() -> (
+        InputAsker,
+        Receiver<(JupyterMessage, Sender<JupyterMessage>)>,
+    ) {
+        let (requests, receiver) = crossbeam_channel::unbounded();
+        (InputAsker { requests }, receiver)
+    }
+
+    /// Sends an `input_request` and waits for the matching `input_reply`.
+    pub fn ask(&self, request: JupyterMessage) -> Option<JupyterMessage> {
+        let (reply_sender, reply_receiver) = crossbeam_channel::bounded(1);
+        self.requests.send((request, reply_sender)).ok()?;
+        reply_receiver.recv().ok()
+    }
+}
+
+/// Where a handler sends the replies to the request it is handling.
+pub trait ReplySink {
+    /// Sends `reply` on the socket the request came from.
+    fn send_reply(&mut self, reply: JupyterMessage);
+}
+
+/// What the socket loop does after a handler returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterRequest {
+    /// Keep serving.
+    Continue,
+    /// Answer the requests already waiting without running them (`stop_on_error`).
+    AbortQueued,
+    /// Stop the kernel process.
+    Shutdown,
+}
+
+/// Handles the requests of one socket (shell or control), on that socket's thread.
+pub trait Handler: Send + 'static {
+    /// Handles one verified request.
+    fn handle(&mut self, request: JupyterMessage, replies: &mut dyn ReplySink) -> AfterRequest;
+
+    /// Answers a request that was queued behind a failed cell, without running it.
+    fn abort(&mut self, request: JupyterMessage, replies: &mut dyn ReplySink);
+}
+
+/// The sockets of one kernel, bound where the connection file says.
+pub struct Sockets {
+    context: zmq::Context,
+    connection: ConnectionInfo,
+    signer: Signer,
+}
+
+impl Sockets {
+    /// Prepares to bind the sockets described by `connection`.
+    pub fn new(connection: ConnectionInfo) -> anyhow::Result<Sockets> {
+        let signer = Signer::new(&connection.signature_scheme, &connection.key)?;
+        Ok(Sockets {
+            context: zmq::Context::new(),
+            connection,
+            signer,
+        })
+    }
+
+    /// Binds every socket, starts their threads, and blocks until a handler asks for shutdown.
+    pub fn serve(
+        self,
+        shell: impl Handler,
+        control: impl Handler,
+        iopub_queue: Receiver<JupyterMessage>,
+        input_requests: Receiver<(JupyterMessage, Sender<JupyterMessage>)>,
+    ) -> anyhow::Result<()> {
+        let connection = &self.connection;
+        let shell_socket = self.bind(zmq::ROUTER, connection.shell_port, "shell")?;
+        let control_socket = self.bind(zmq::ROUTER, connection.control_port, "control")?;
+        let stdin_socket = self.bind(zmq::ROUTER, connection.stdin_port, "stdin")?;
+        let iopub_socket = self.bind(zmq::XPUB, connection.iopub_port, "iopub")?;
+        // Every subscription is reported (not only the first per topic), so
+        // each new client gets its iopub_welcome (JEP 65).
+        iopub_socket.set_xpub_verbose(true)?;
+        let heartbeat_socket = self.bind(zmq::REP, connection.hb_port, "heartbeat")?;
+        // Output floods are coalesced upstream; a high limit keeps a slow
+        // client from silently losing lines (PUB drops past the limit).
+        iopub_socket.set_sndhwm(100_000)?;
+
+        let (shutdown_sender, shutdown_receiver) = crossbeam_channel::bounded::<()>(2);
+        let signer = Arc::new(self.signer.clone());
+
+        spawn_named("iopub", {
+            let signer = Arc::clone(&signer);
+            move || publish_loop(iopub_socket, iopub_queue, &signer)
+        })?;
+        spawn_named("heartbeat", move || heartbeat_loop(heartbeat_socket))?;
+        spawn_named("stdin", {
+            let signer = Arc::clone(&signer);
+            move || stdin_loop(stdin_socket, input_requests, &signer)
+        })?;
+        spawn_named("shell", {
+            let signer = Arc::clone(&signer);
+            let shutdown = shutdown_sender.clone();
+            move || request_loop(shell_socket, shell, &signer, "shell", &shutdown)
+        })?;
+        spawn_named("control", {
+            let signer = Arc::clone(&signer);
+            move || {
+                request_loop(
+                    control_socket,
+                    control,
+                    &signer,
+                    "control",
+                    &shutdown_sender,
+                )
+            }
+        })?;
+
+        let _ = shutdown_receiver.recv();
+        // Give iopub a moment to flush the last status messages.
+        thread::sleep(Duration::from_millis(50));
+        Ok(())
+    }
+
+    fn bind(&self, kind: zmq::SocketType, port: u16, name: &str) -> anyhow::Result<zmq::Socket> {
+        let socket = self.context.socket(kind)?;
+        socket.set_linger(1000)?;
+        let endpoint = match self.connection.transport {
+            Transport::TCP => format!("tcp://{}:{}", self.connection.ip, port),
+            Transport::IPC => format!("ipc://{}-{}", self.connection.ip, port),
+        };
+        socket
+            .bind(&endpoint)
+            .with_context(|| format!("binding the {name} socket to {endpoint}"))?;
+        Ok(socket)
+    }
+}
+
+fn spawn_named(name: &str, body: impl FnOnce() + Send + 'static) -> anyhow::Result<()> {
+    thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(body)
+        .with_context(|| format!("starting the {name} thread"))?;
+    Ok(())
+}
+
+/// Receives one message, returning `None` (after logging) when it must be dropped.
+fn receive(socket: &zmq::Socket, signer: &Signer, channel: &str) -> Option<JupyterMessage> {
+    let frames = match socket.recv_multipart(0) {
+        Ok(frames) => frames,
+        Err(error) => {
+            log_dropped(channel, &error);
+            thread::sleep(Duration::from_millis(10));
+            return None;
+        }
+    };
+    match wire::decode(frames, signer) {
+        Ok(message) => Some(message),
+        Err(error) => {
+            log_dropped(channel, &error);
+            None
+        }
+    }
+}
+
+fn log_dropped(channel: &str, reason: &dyn std::fmt::Display) {
+    eprintln!("multitask-kernel: dropped a message on {channel}: {reason}");
+}
+
+fn send(socket: &zmq::Socket, message: &JupyterMessage, signer: &Signer) {
+    if let Err(error) = socket.send_multipart(wire::encode(message, signer), 0) {
+        eprintln!(
+            "multitask-kernel: could not send {}: {error}",
+            message.message_type()
+        );
+    }
+}
+
+struct SocketReplies<'a> {
+    socket: &'a zmq::Socket,
+    signer: &'a Signer,
+}
+
+impl ReplySink for SocketReplies<'_> {
+    fn send_reply(&mut self, reply: JupyterMessage) {
+        send(self.socket, &reply, self.signer);
+    }
+}
+
+fn request_loop(
+    socket: zmq::Socket,
+    mut handler: impl Handler,
+    signer: &Signer,
+    channel: &str,
+    shutdown: &Sender<()>,
+) {
+    let mut replies = SocketReplies {
+        socket: &socket,
+        signer,
+    };
+    loop {
+        let Some(request) = receive(&socket, signer, channel) else {
+            continue;
+        };
+        match handler.handle(request, &mut replies) {
+            AfterRequest::Continue => {}
+            AfterRequest::AbortQueued => {
+                // Everything already waiting was sent before the failure was
+                // known: answer it without running it.
+                while socket.poll(zmq::POLLIN, 0).unwrap_or(0) > 0 {
+                    if let Some(queued) = receive(&socket, signer, channel) {
+                        handler.abort(queued, &mut replies);
+                    }
+                }
+            }
+            AfterRequest::Shutdown => {
+                let _ = shutdown.send(());
+                return;
+            }
+        }
+    }
+}
+
+/// How often the iopub thread looks for new subscribers while nothing is published.
+const SUBSCRIPTION_POLL: Duration = Duration::from_millis(5);
+
+fn publish_loop(socket: zmq::Socket, queue: Receiver<JupyterMessage>, signer: &Signer) {
+    loop {
+        match queue.recv_timeout(SUBSCRIPTION_POLL) {
+            Ok(message) => send(&socket, &message, signer),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+        }
+        while socket.poll(zmq::POLLIN, 0).unwrap_or(0) > 0 {
+            let Ok(notice) = socket.recv_bytes(0) else {
+                break;
+            };
+            // An XPUB subscription notice is 0x01 followed by the topic.
+            if let Some((1, topic)) = notice.split_first() {
+                let welcome = IoPubWelcome::new(String::from_utf8_lossy(topic).into_owned());
+                send(&socket, &JupyterMessage::new(welcome, None), signer);
+            }
+        }
+    }
+}
+
+fn heartbeat_loop(socket: zmq::Socket) {
+    loop {
+        if let Ok(ping) = socket.recv_bytes(0) {
+            let _ = socket.send(ping, 0);
+        }
+    }
+}
+
+fn stdin_loop(
+    socket: zmq::Socket,
+    requests: Receiver<(JupyterMessage, Sender<JupyterMessage>)>,
+    signer: &Signer,
+) {
+    for (request, reply_to) in requests {
+        send(&socket, &request, signer);
+        // The frontend answers each input_request exactly once; anything
+        // else arriving on stdin is logged and skipped.
+        loop {
+            match receive(&socket, signer, "stdin") {
+                Some(reply) if reply.message_type() == "input_reply" => {
+                    let _ = reply_to.send(reply);
+                    break;
+                }
+                Some(other) => {
+                    log_dropped("stdin", &format!("unexpected {}", other.message_type()))
+                }
+                None => {}
+            }
+        }
+    }
+}

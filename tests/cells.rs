@@ -1,0 +1,168 @@
+//! What cells show: streams, results, displays, errors, stop_on_error.
+
+use std::sync::{Mutex, OnceLock};
+
+use jupyter_protocol::{JupyterMessageContent, ReplyStatus};
+
+use crate::kernel::harness::{execute_request, shared, Kernel};
+
+static KERNEL: OnceLock<Mutex<Kernel>> = OnceLock::new();
+
+#[test]
+fn lines_printed_together_are_coalesced_and_kept_in_order() {
+    let kernel = shared(&KERNEL);
+    let exchange = kernel.run_ok("for i in 0..2000 { println!(\"line {i}\"); }");
+    let expected: String = (0..2000).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(exchange.stream_text("stdout"), expected);
+    let streams = exchange
+        .output_types()
+        .iter()
+        .filter(|kind| *kind == "stream")
+        .count();
+    assert!(streams < 100, "2000 lines took {streams} stream messages");
+}
+
+#[test]
+fn stdout_and_stderr_each_keep_their_order() {
+    let kernel = shared(&KERNEL);
+    let exchange =
+        kernel.run_ok(r#"for i in 0..50 { println!("out {i}"); eprintln!("err {i}"); }"#);
+    let out: String = (0..50).map(|i| format!("out {i}\n")).collect();
+    let err: String = (0..50).map(|i| format!("err {i}\n")).collect();
+    assert_eq!(exchange.stream_text("stdout"), out);
+    assert_eq!(exchange.stream_text("stderr"), err);
+}
+
+#[test]
+fn a_final_expression_is_the_result_and_variables_persist() {
+    let kernel = shared(&KERNEL);
+    kernel.run_ok("let answer_base = 40;");
+    let exchange = kernel.run_ok("answer_base + 2");
+    assert_eq!(exchange.result_text().as_deref(), Some("42"));
+}
+
+#[test]
+fn a_compile_error_is_one_error_with_rustc_diagnostics() {
+    let kernel = shared(&KERNEL);
+    let exchange = kernel.execute("let wrong: i32 = \"text\";");
+    assert_eq!(exchange.status(), ReplyStatus::Error);
+    assert_eq!(
+        exchange
+            .output_types()
+            .iter()
+            .filter(|t| *t == "error")
+            .count(),
+        1
+    );
+    let JupyterMessageContent::ErrorOutput(error) = &exchange
+        .outputs()
+        .into_iter()
+        .find(|message| message.message_type() == "error")
+        .unwrap()
+        .content
+    else {
+        unreachable!()
+    };
+    assert_eq!(error.ename, "CompileError");
+    assert_eq!(error.evalue, "mismatched types");
+    assert!(error.traceback.join("\n").contains("E0308"));
+    let JupyterMessageContent::ExecuteReply(reply) = &exchange.reply.content else {
+        unreachable!()
+    };
+    let reply_error = reply.error.as_ref().expect("the reply carries the error");
+    assert_eq!(reply_error.ename, "CompileError");
+    assert_eq!(reply_error.evalue, "mismatched types");
+}
+
+#[test]
+fn a_panic_is_an_error_and_earlier_variables_survive() {
+    let kernel = shared(&KERNEL);
+    kernel.run_ok("let survivor = String::from(\"still here\");");
+    let exchange = kernel.execute("panic!(\"this cell fails\");");
+    assert_eq!(exchange.status(), ReplyStatus::Error);
+    assert_eq!(
+        exchange.errors(),
+        [("panic".to_owned(), "this cell fails".to_owned())]
+    );
+    assert_eq!(exchange.output_types(), ["execute_input", "error"]);
+    let after = kernel.run_ok("survivor.clone()");
+    assert_eq!(after.result_text().as_deref(), Some("\"still here\""));
+}
+
+#[test]
+fn displays_show_while_the_cell_runs() {
+    let kernel = shared(&KERNEL);
+    let exchange = kernel
+        .run_ok(r#"display::html("<b>first</b>"); sleep(0.3); println!("after"); clear_output();"#);
+    assert_eq!(
+        exchange.output_types(),
+        ["execute_input", "display_data", "stream", "clear_output"]
+    );
+}
+
+#[test]
+fn stop_on_error_answers_queued_cells_without_running_them() {
+    let kernel = shared(&KERNEL);
+    let failing = kernel.send(&kernel.shell, execute_request("panic!(\"first fails\");"));
+    let queued = kernel.send(
+        &kernel.shell,
+        execute_request("println!(\"must not run\");"),
+    );
+    let failing_reply = kernel.reply_to(&kernel.shell, &failing);
+    let queued_reply = kernel.reply_to(&kernel.shell, &queued);
+    let status = |message: &jupyter_protocol::JupyterMessage| match &message.content {
+        JupyterMessageContent::ExecuteReply(reply) => reply.status.clone(),
+        _ => panic!("not an execute_reply"),
+    };
+    assert_eq!(status(&failing_reply), ReplyStatus::Error);
+    assert_eq!(status(&queued_reply), ReplyStatus::Error);
+    kernel.iopub_until_idle(&failing);
+    let queued_iopub = kernel.iopub_until_idle(&queued);
+    assert!(queued_iopub
+        .iter()
+        .all(|message| message.message_type() == "status"));
+}
+
+#[test]
+fn input_without_stdin_is_a_clear_error() {
+    let kernel = shared(&KERNEL);
+    let exchange = kernel.execute("let name = input(\"name? \");");
+    assert_eq!(exchange.status(), ReplyStatus::Error);
+    let (_, evalue) = &exchange.errors()[0];
+    assert!(evalue.contains("input"), "{evalue}");
+}
+
+#[test]
+fn input_asks_the_frontend_over_stdin() {
+    let kernel = shared(&KERNEL);
+    let mut request = execute_request("let name = input(\"name? \"); println!(\"hello {name}\");");
+    request.allow_stdin = true;
+    let sent = kernel.send(&kernel.shell, request);
+    let asked = kernel
+        .receive(&kernel.stdin, crate::kernel::harness::REPLY_TIMEOUT)
+        .expect("an input_request");
+    let JupyterMessageContent::InputRequest(ask) = &asked.content else {
+        panic!("{asked:?}");
+    };
+    assert_eq!(ask.prompt, "name? ");
+    let answer = jupyter_protocol::JupyterMessage::new(
+        jupyter_protocol::InputReply {
+            value: "Ada".to_owned(),
+            status: ReplyStatus::Ok,
+            error: None,
+        },
+        Some(&asked),
+    );
+    kernel.send_message(&kernel.stdin, &answer);
+    let reply = kernel.reply_to(&kernel.shell, &sent);
+    assert_eq!(reply.message_type(), "execute_reply");
+    let iopub = kernel.iopub_until_idle(&sent);
+    let printed: String = iopub
+        .iter()
+        .filter_map(|message| match &message.content {
+            JupyterMessageContent::StreamContent(stream) => Some(stream.text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(printed, "hello Ada\n");
+}

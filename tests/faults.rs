@@ -1,0 +1,168 @@
+//! Faults: crashes of the runtime, interrupts, shutdown. Each test has its
+//! own kernel, since each ends or restarts the runtime.
+
+use std::time::{Duration, Instant};
+
+use jupyter_protocol::{InterruptRequest, ReplyStatus, ShutdownRequest};
+
+use crate::kernel::harness::{descendants, process_alive, Kernel};
+
+#[test]
+fn exit_in_a_cell_restarts_the_runtime_and_says_what_was_lost() {
+    let kernel = Kernel::start();
+    kernel.run_ok("let lost = 1;");
+    let exchange = kernel.execute("std::process::exit(3);");
+    assert_eq!(exchange.status(), ReplyStatus::Error);
+    let (ename, evalue) = exchange.errors().remove(0);
+    assert_eq!(ename, "RuntimeStopped");
+    assert!(evalue.contains("Variables were lost"), "{evalue}");
+    // The next cell runs, with the prelude still there.
+    let after = kernel.run_ok("getpid() > 0");
+    assert_eq!(after.result_text().as_deref(), Some("true"));
+    assert_eq!(kernel.execute("lost").status(), ReplyStatus::Error);
+}
+
+#[test]
+fn a_segfault_is_reported_and_the_next_cell_runs() {
+    let kernel = Kernel::start();
+    let exchange = kernel.execute("unsafe { std::ptr::null_mut::<u64>().write_volatile(1); }");
+    assert_eq!(exchange.errors()[0].0, "RuntimeStopped");
+    kernel.run_ok("println!(\"alive\");");
+}
+
+#[test]
+fn interrupt_message_stops_a_sleeping_loop_and_keeps_variables() {
+    let kernel = Kernel::start();
+    kernel.run_ok("let kept = 5;");
+    let running = kernel.send(
+        &kernel.shell,
+        crate::kernel::harness::execute_request("loop { sleep(0.2); }"),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let started = Instant::now();
+    let interrupt = kernel.send(&kernel.control, InterruptRequest {});
+    kernel.reply_to(&kernel.control, &interrupt);
+    let reply = kernel.reply_to(&kernel.shell, &running);
+    let stopped_after = started.elapsed();
+    let JupyterMessageContent::ExecuteReply(reply) = &reply.content else {
+        unreachable!()
+    };
+    assert_eq!(reply.status, ReplyStatus::Error);
+    assert_eq!(reply.error.as_ref().unwrap().ename, "KeyboardInterrupt");
+    assert!(
+        stopped_after < Duration::from_secs(5),
+        "took {stopped_after:?}"
+    );
+    kernel.iopub_until_idle(&running);
+    assert_eq!(kernel.run_ok("kept").result_text().as_deref(), Some("5"));
+}
+
+#[test]
+fn sigint_to_the_kernel_interrupts_like_the_message() {
+    let kernel = Kernel::start();
+    kernel.run_ok("let kept = 6;");
+    let running = kernel.send(
+        &kernel.shell,
+        crate::kernel::harness::execute_request("loop { sleep(0.2); }"),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    // SAFETY: signalling the kernel process this test started.
+    unsafe { libc::kill(kernel.process.id() as i32, libc::SIGINT) };
+    let reply = kernel.reply_to(&kernel.shell, &running);
+    let JupyterMessageContent::ExecuteReply(reply) = &reply.content else {
+        unreachable!()
+    };
+    assert_eq!(reply.error.as_ref().unwrap().ename, "KeyboardInterrupt");
+    kernel.iopub_until_idle(&running);
+    assert_eq!(kernel.run_ok("kept").result_text().as_deref(), Some("6"));
+}
+
+#[test]
+fn a_busy_loop_is_stopped_by_restarting_the_runtime() {
+    let kernel = Kernel::start();
+    kernel.run_ok("println!(\"warm\");");
+    let running = kernel.send(&kernel.shell, crate::kernel::harness::execute_request(
+        "let mut spins: u64 = 0; loop { spins = spins.wrapping_add(1); std::hint::black_box(spins); }",
+    ));
+    std::thread::sleep(Duration::from_secs(3));
+    let started = Instant::now();
+    let interrupt = kernel.send(&kernel.control, InterruptRequest {});
+    kernel.reply_to(&kernel.control, &interrupt);
+    let reply = kernel.reply_to(&kernel.shell, &running);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        started.elapsed()
+    );
+    let JupyterMessageContent::ExecuteReply(reply) = &reply.content else {
+        unreachable!()
+    };
+    let error = reply.error.as_ref().unwrap();
+    assert_eq!(error.ename, "KeyboardInterrupt");
+    assert!(error.evalue.contains("restarted"), "{}", error.evalue);
+    kernel.iopub_until_idle(&running);
+    kernel.run_ok("println!(\"next cell runs\");");
+}
+
+#[test]
+fn an_interrupt_while_idle_changes_nothing() {
+    let kernel = Kernel::start();
+    kernel.run_ok("let idle_value = 9;");
+    let interrupt = kernel.send(&kernel.control, InterruptRequest {});
+    kernel.reply_to(&kernel.control, &interrupt);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        kernel.run_ok("idle_value").result_text().as_deref(),
+        Some("9")
+    );
+}
+
+#[test]
+fn shutdown_leaves_no_process_behind() {
+    let mut kernel = Kernel::start();
+    kernel.run_ok(
+        "let sleeper = std::process::Command::new(\"sleep\").arg(\"300\").spawn().unwrap();",
+    );
+    let family = descendants(kernel.process.id());
+    assert!(
+        family.len() >= 2,
+        "runtime and sleep expected, found {family:?}"
+    );
+    let shutdown = kernel.send(&kernel.control, ShutdownRequest { restart: false });
+    kernel.reply_to(&kernel.control, &shutdown);
+    assert!(kernel.exited_within(Duration::from_secs(10)));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while family.iter().any(|pid| process_alive(*pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left: Vec<u32> = family
+        .into_iter()
+        .filter(|pid| process_alive(*pid))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn kill_9_of_the_kernel_leaves_no_descendant() {
+    let mut kernel = Kernel::start();
+    kernel.run_ok(
+        "let sleeper = std::process::Command::new(\"sleep\").arg(\"300\").spawn().unwrap();",
+    );
+    let family = descendants(kernel.process.id());
+    assert!(
+        family.len() >= 2,
+        "runtime and sleep expected, found {family:?}"
+    );
+    kernel.process.kill().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while family.iter().any(|pid| process_alive(*pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left: Vec<u32> = family
+        .into_iter()
+        .filter(|pid| process_alive(*pid))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+use jupyter_protocol::JupyterMessageContent;

@@ -1,0 +1,184 @@
+//! Each message type, over the wire, against one shared kernel.
+
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use jupyter_protocol::{
+    CommInfoRequest, CompleteRequest, HistoryRequest, InspectRequest, IsCompleteReplyStatus,
+    IsCompleteRequest, JupyterMessage, JupyterMessageContent, KernelInfoRequest,
+};
+
+use crate::kernel::harness::{execute_request, shared, Kernel};
+
+static KERNEL: OnceLock<Mutex<Kernel>> = OnceLock::new();
+
+fn status_sequence(messages: &[JupyterMessage]) -> Vec<String> {
+    messages
+        .iter()
+        .map(|message| match &message.content {
+            JupyterMessageContent::Status(status) => status.execution_state.as_str().to_owned(),
+            _ => message.message_type().to_owned(),
+        })
+        .collect()
+}
+
+#[test]
+fn kernel_info_describes_rust_between_busy_and_idle() {
+    let kernel = shared(&KERNEL);
+    let exchange = kernel.exchange(KernelInfoRequest {});
+    let JupyterMessageContent::KernelInfoReply(info) = &exchange.reply.content else {
+        panic!("{:?}", exchange.reply);
+    };
+    let language = &info.language_info;
+    assert_eq!(language.name, "rust");
+    assert_eq!(language.file_extension.as_deref(), Some(".rs"));
+    assert_eq!(language.mimetype.as_deref(), Some("text/rust"));
+    assert_eq!(language.pygments_lexer.as_deref(), Some("rust"));
+    assert!(language.version.starts_with("1."), "{}", language.version);
+    assert_eq!(info.protocol_version, "5.3");
+    assert_eq!(status_sequence(&exchange.iopub), ["busy", "idle"]);
+}
+
+#[test]
+fn kernel_info_is_also_answered_on_control() {
+    let kernel = shared(&KERNEL);
+    let request = kernel.send(&kernel.control, KernelInfoRequest {});
+    let reply = kernel.reply_to(&kernel.control, &request);
+    assert_eq!(reply.message_type(), "kernel_info_reply");
+}
+
+#[test]
+fn execution_publishes_in_protocol_order() {
+    let kernel = shared(&KERNEL);
+    let exchange = kernel.run_ok(r#"println!("one"); println!("two");"#);
+    assert_eq!(
+        status_sequence(&exchange.iopub),
+        ["busy", "execute_input", "stream", "idle"]
+    );
+    assert_eq!(exchange.stream_text("stdout"), "one\ntwo\n");
+}
+
+#[test]
+fn is_complete_reads_brackets_strings_and_comments() {
+    let kernel = shared(&KERNEL);
+    let cases = [
+        ("let x = 1;", IsCompleteReplyStatus::Complete, ""),
+        (
+            "fn f() {\n    let v = vec![",
+            IsCompleteReplyStatus::Incomplete,
+            "        ",
+        ),
+        ("fn f() }", IsCompleteReplyStatus::Invalid, ""),
+        ("let s = \"}\"; // {", IsCompleteReplyStatus::Complete, ""),
+    ];
+    for (code, status, indent) in cases {
+        let exchange = kernel.exchange(IsCompleteRequest {
+            code: code.to_owned(),
+        });
+        let JupyterMessageContent::IsCompleteReply(reply) = &exchange.reply.content else {
+            panic!("{:?}", exchange.reply);
+        };
+        assert_eq!(reply.status, status, "{code}");
+        assert_eq!(reply.indent, indent, "{code}");
+    }
+}
+
+#[test]
+fn completion_offers_prelude_names() {
+    let kernel = shared(&KERNEL);
+    let code = "let n = mp::cpu_c";
+    let exchange = kernel.exchange(CompleteRequest {
+        code: code.to_owned(),
+        cursor_pos: code.chars().count(),
+    });
+    let JupyterMessageContent::CompleteReply(reply) = &exchange.reply.content else {
+        panic!("{:?}", exchange.reply);
+    };
+    assert!(
+        reply.matches.contains(&"cpu_count".to_owned()),
+        "{:?}",
+        reply.matches
+    );
+    assert_eq!(reply.cursor_start, code.len() - "cpu_c".len());
+    assert_eq!(reply.cursor_end, code.len());
+}
+
+#[test]
+fn inspection_shows_prelude_documentation() {
+    let kernel = shared(&KERNEL);
+    let code = "threading::Lock";
+    let exchange = kernel.exchange(InspectRequest {
+        code: code.to_owned(),
+        cursor_pos: code.len(),
+        detail_level: Some(0),
+    });
+    let JupyterMessageContent::InspectReply(reply) = &exchange.reply.content else {
+        panic!("{:?}", exchange.reply);
+    };
+    assert!(reply.found);
+    let data = serde_json::to_value(&reply.data).unwrap();
+    let text = data["text/plain"].as_str().unwrap_or_default();
+    assert!(text.contains("Lock"), "{text}");
+}
+
+#[test]
+fn history_lists_what_ran() {
+    let kernel = shared(&KERNEL);
+    kernel.run_ok("let history_marker = 7;");
+    let exchange = kernel.exchange(HistoryRequest::Search {
+        pattern: "*history_marker*".to_owned(),
+        unique: true,
+        output: false,
+        raw: true,
+        n: 1,
+    });
+    let JupyterMessageContent::HistoryReply(reply) = &exchange.reply.content else {
+        panic!("{:?}", exchange.reply);
+    };
+    let entries = serde_json::to_value(&reply.history).unwrap();
+    assert_eq!(entries[0][2], "let history_marker = 7;");
+}
+
+#[test]
+fn comm_info_is_empty() {
+    let kernel = shared(&KERNEL);
+    let exchange = kernel.exchange(CommInfoRequest { target_name: None });
+    let JupyterMessageContent::CommInfoReply(reply) = &exchange.reply.content else {
+        panic!("{:?}", exchange.reply);
+    };
+    assert!(reply.comms.is_empty());
+}
+
+#[test]
+fn forged_and_garbled_messages_are_ignored() {
+    let kernel = shared(&KERNEL);
+    // A message signed with another key.
+    let forger = multitask_kernel::wire::Signer::new("hmac-sha256", "wrong-key").unwrap();
+    let forged = kernel.request(execute_request(r#"println!("forged ran");"#));
+    kernel
+        .shell
+        .send_multipart(multitask_kernel::wire::encode(&forged, &forger), 0)
+        .unwrap();
+    // Frames that are not a message at all.
+    kernel
+        .shell
+        .send_multipart(vec![b"<IDS|MSG>".to_vec(), b"x".to_vec()], 0)
+        .unwrap();
+    assert!(
+        kernel
+            .receive(&kernel.shell, Duration::from_millis(500))
+            .is_none(),
+        "a forged message was answered"
+    );
+    // The kernel still serves, and never ran the forged code.
+    let exchange = kernel.run_ok(r#"println!("still here");"#);
+    assert_eq!(exchange.stream_text("stdout"), "still here\n");
+}
+
+#[test]
+fn heartbeat_echoes() {
+    let kernel = shared(&KERNEL);
+    kernel.heartbeat.send(&b"ping"[..], 0).unwrap();
+    assert_eq!(kernel.heartbeat.poll(zmq::POLLIN, 5000).unwrap(), 1);
+    assert_eq!(kernel.heartbeat.recv_bytes(0).unwrap(), b"ping");
+}

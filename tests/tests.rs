@@ -1,0 +1,10 @@
+//! The kernel over ZeroMQ: every test launches the real binary from a
+//! connection file, as Jupyter does, and talks to it on loopback.
+
+mod kernel {
+    pub mod harness;
+}
+
+mod cells;
+mod faults;
+mod protocol;
