@@ -24,6 +24,7 @@ use jupyter_protocol::{ErrorOutput, Media, MediaType};
 use multitask::host::NO_STDIN_REPLY;
 
 use super::{CellOutcome, Completions, Engine, InputPrompt, InputSource, Inspection, Interrupter};
+use crate::diagnostic::{self, Diagnostic, Label};
 use crate::output::{media_from_pairs, OutputPump, StreamName};
 use crate::runtime::{CELL_FINISHED, CELL_STARTED};
 
@@ -318,7 +319,7 @@ impl Session {
         match result {
             Ok(outputs) => CellOutcome::Finished(final_value(outputs)),
             Err(evcxr::Error::CompilationErrors(errors)) => {
-                CellOutcome::Failed(compile_error(&errors))
+                CellOutcome::Failed(compile_error(&errors, code))
             }
             Err(evcxr::Error::SubprocessTerminated(status)) => {
                 self.needs_attach = true;
@@ -443,26 +444,48 @@ fn final_value(outputs: EvalOutputs) -> Option<Media> {
     ))
 }
 
-fn compile_error(errors: &[evcxr::CompilationError]) -> ErrorOutput {
+fn compile_error(errors: &[evcxr::CompilationError], code: &str) -> ErrorOutput {
     let evalue = errors
         .first()
         .map(|error| error.message())
         .unwrap_or_else(|| "compilation failed".to_owned());
     let traceback = errors
         .iter()
-        .map(|error| {
-            let rendered = error.rendered();
-            if rendered.trim().is_empty() {
-                error.message()
-            } else {
-                rendered.trim_end().to_owned()
-            }
-        })
+        .map(|error| diagnostic::render(&to_diagnostic(error), code))
         .collect();
     ErrorOutput {
         ename: "CompileError".to_owned(),
         evalue,
         traceback,
+    }
+}
+
+/// evcxr's view of a compile error, in the cell's own coordinates.
+fn to_diagnostic(error: &evcxr::CompilationError) -> Diagnostic {
+    let mut labels = Vec::new();
+    let mut notes = Vec::new();
+    for spanned in error.spanned_messages().iter().chain(error.help_spanned()) {
+        match &spanned.span {
+            Some(span) => labels.push(Label {
+                line: span.start_line,
+                start_column: span.start_column,
+                end_line: span.end_line,
+                end_column: span.end_column,
+                text: spanned.label.clone(),
+                primary: spanned.is_primary,
+            }),
+            None if !spanned.label.is_empty() => notes.push(spanned.label.clone()),
+            None => {}
+        }
+    }
+    notes.extend(error.help().into_iter().map(|help| format!("help: {help}")));
+    notes.extend(error.evcxr_extra_hint().map(|hint| format!("note: {hint}")));
+    notes.dedup();
+    Diagnostic {
+        code: error.code().map(str::to_owned),
+        message: error.message(),
+        labels,
+        notes,
     }
 }
 

@@ -15,7 +15,7 @@ class MultitaskKernelTests(jupyter_kernel_test.KernelTests):
     code_stderr = 'eprintln!("something went wrong");'
 
     completion_samples = [
-        {"text": "threading::current_th", "matches": {"current_thread"}},
+        {"text": "threading::get_id", "matches": {"get_ident"}},
         {"text": "mp::cpu_c", "matches": {"cpu_count"}},
     ]
 
