@@ -55,11 +55,22 @@ impl InputAsker {
         (InputAsker { requests }, receiver)
     }
 
-    /// Sends an `input_request` and waits for the matching `input_reply`.
-    pub fn ask(&self, request: JupyterMessage) -> Option<JupyterMessage> {
+    /// Sends an `input_request` and waits for the matching `input_reply`,
+    /// or until `cancelled` says the asking cell was interrupted.
+    pub fn ask(
+        &self,
+        request: JupyterMessage,
+        cancelled: impl Fn() -> bool,
+    ) -> Option<JupyterMessage> {
         let (reply_sender, reply_receiver) = crossbeam_channel::bounded(1);
         self.requests.send((request, reply_sender)).ok()?;
-        reply_receiver.recv().ok()
+        loop {
+            match reply_receiver.recv_timeout(Duration::from_millis(20)) {
+                Ok(reply) => return Some(reply),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) if !cancelled() => {}
+                Err(_) => return None,
+            }
+        }
     }
 }
 
@@ -294,25 +305,46 @@ fn heartbeat_loop(socket: zmq::Socket) {
     }
 }
 
+/// How often the stdin thread looks for replies while it waits for requests.
+const STDIN_POLL: Duration = Duration::from_millis(10);
+
 fn stdin_loop(
     socket: zmq::Socket,
     requests: Receiver<(JupyterMessage, Sender<JupyterMessage>)>,
     signer: &Signer,
 ) {
-    for (request, reply_to) in requests {
-        send(&socket, &request, signer);
-        // The frontend answers each input_request exactly once; anything
-        // else arriving on stdin is logged and skipped.
-        loop {
-            match receive(&socket, signer, "stdin") {
-                Some(reply) if reply.message_type() == "input_reply" => {
+    // The request waiting for its reply: a newer request replaces it (the
+    // cell that asked was interrupted), so a reply that never comes cannot
+    // block later ones.
+    let mut waiting: Option<(String, Sender<JupyterMessage>)> = None;
+    loop {
+        match requests.recv_timeout(STDIN_POLL) {
+            Ok((request, reply_to)) => {
+                send(&socket, &request, signer);
+                waiting = Some((request.header.msg_id.clone(), reply_to));
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+        }
+        while socket.poll(zmq::POLLIN, 0).unwrap_or(0) > 0 {
+            let Some(reply) = receive(&socket, signer, "stdin") else {
+                continue;
+            };
+            let answers_waiting = waiting.as_ref().is_some_and(|(msg_id, _)| {
+                reply.message_type() == "input_reply"
+                    && reply
+                        .parent_header
+                        .as_ref()
+                        .is_some_and(|parent| &parent.msg_id == msg_id)
+            });
+            match waiting.take() {
+                Some((_, reply_to)) if answers_waiting => {
                     let _ = reply_to.send(reply);
-                    break;
                 }
-                Some(other) => {
-                    log_dropped("stdin", &format!("unexpected {}", other.message_type()))
+                still_waiting => {
+                    waiting = still_waiting;
+                    log_dropped("stdin", &format!("unexpected {}", reply.message_type()));
                 }
-                None => {}
             }
         }
     }

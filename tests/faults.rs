@@ -166,3 +166,22 @@ fn kill_9_of_the_kernel_leaves_no_descendant() {
 }
 
 use jupyter_protocol::JupyterMessageContent;
+
+#[test]
+fn an_interrupt_while_waiting_for_input_stops_the_cell() {
+    let kernel = Kernel::start();
+    let mut request = crate::kernel::harness::execute_request("let answer = input(\"wait: \");");
+    request.allow_stdin = true;
+    let running = kernel.send(&kernel.shell, request);
+    let asked = kernel.receive(&kernel.stdin, crate::kernel::harness::REPLY_TIMEOUT);
+    assert!(asked.is_some_and(|message| message.message_type() == "input_request"));
+    let interrupt = kernel.send(&kernel.control, InterruptRequest {});
+    kernel.reply_to(&kernel.control, &interrupt);
+    let reply = kernel.reply_to(&kernel.shell, &running);
+    let JupyterMessageContent::ExecuteReply(reply) = &reply.content else {
+        unreachable!()
+    };
+    assert_eq!(reply.error.as_ref().unwrap().ename, "KeyboardInterrupt");
+    kernel.iopub_until_idle(&running);
+    kernel.run_ok("println!(\"next cell runs\");");
+}

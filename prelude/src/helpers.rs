@@ -88,6 +88,9 @@ pub fn input(prompt: &str) -> String {
     }
     let answer = answer.strip_suffix('\n').unwrap_or(&answer);
     let answer = answer.strip_suffix('\r').unwrap_or(answer);
+    // The kernel gives up waiting for the answer when the cell is
+    // interrupted: that is a KeyboardInterrupt, not a missing frontend.
+    crate::interrupt::check_interrupt();
     if answer == NO_STDIN_REPLY {
         panic!("input() is not available here: this notebook frontend does not accept input (StdinNotImplementedError)");
     }

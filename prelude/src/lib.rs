@@ -1,10 +1,11 @@
 //! `multitask`: Python's `multiprocessing`, `threading` and `queue` for Rust
 //! cells, with real OS processes (fork) and threads.
 //!
-//! The kernel glob-imports [`prelude`] into every cell and calls [`attach`]
-//! once per runtime start. Each cell runs like a script's main program: when it
-//! returns, the cell-end hook (see [`host`]) joins what the cell started, as
-//! Python does at the end of a script.
+//! The kernel glob-imports [`prelude`] into every cell, imports the output
+//! macros by name (`use multitask::{print, println, eprint, eprintln};`, see
+//! [`output`]) and calls [`attach`] once per runtime start. Each cell runs
+//! like a script's main program: when it returns, the cell-end hook (see
+//! [`host`]) joins what the cell started, as Python does at the end of a script.
 //!
 //! Every cell links its own copy of this crate, so nothing here keeps
 //! process-wide state in a `static`: it all lives in one block published

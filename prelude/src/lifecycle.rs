@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::host::{host, Event};
 use crate::mp::feeder::flush_feeders;
-use crate::state::{state, State};
+use crate::state::{state, Role, State};
 
 /// The hook the kernel calls when a cell's code returned (or unwound).
 pub(crate) extern "C" fn cell_end_hook() {
@@ -35,9 +35,14 @@ pub(crate) fn end_cell() {
 /// Waits for what the main program started and stops the rest, Python's way.
 pub(crate) fn finish_main(state: &State) {
     // Joined threads may start more threads or processes: repeat until none is left.
+    // A child's queue feeders must deliver before `_exit` (Python joins its
+    // feeder threads at exit). The runtime lives on, and its feeders with it, so
+    // a cell does not wait for them: a full queue nobody reads cannot hang it.
+    let delivers_before_exit = state.role != Role::Runtime;
     loop {
-        // Children may be waiting for what this process put in its queues.
-        flush_feeders(state);
+        if delivers_before_exit {
+            flush_feeders(state);
+        }
         let threads: Vec<_> = state
             .threads
             .lock()
@@ -62,7 +67,9 @@ pub(crate) fn finish_main(state: &State) {
             process.wait_exit(None);
         }
     }
-    flush_feeders(state);
+    if delivers_before_exit {
+        flush_feeders(state);
+    }
     end_resources(state);
     let daemons: Vec<_> = state.processes.lock().clone();
     for process in &daemons {

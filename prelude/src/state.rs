@@ -15,6 +15,7 @@ use crate::host::host;
 use crate::mp::feeder::Feeder;
 use crate::mp::fork::ForkRequest;
 use crate::mp::process::ProcessShared;
+use crate::threading::os_threads::IdleThread;
 use crate::threading::ThreadShared;
 
 /// Most processes (children and pool workers) one process may have alive at
@@ -66,6 +67,8 @@ pub(crate) struct State {
     pub(crate) dummy_counter: AtomicU32,
     /// Started child processes not yet reaped.
     pub(crate) processes: Mutex<Vec<Arc<ProcessShared>>>,
+    /// OS threads waiting to run the next prelude thread.
+    pub(crate) idle_threads: Mutex<Vec<IdleThread>>,
     /// Prelude threads that are still running (abandoned ones included).
     pub(crate) threads: Mutex<Vec<Arc<ThreadShared>>>,
     /// Names given to threads the prelude did not start, by ident.
@@ -102,6 +105,7 @@ impl State {
             worker_counter: AtomicU32::new(1),
             dummy_counter: AtomicU32::new(1),
             processes: Mutex::new(Vec::new()),
+            idle_threads: Mutex::new(Vec::new()),
             threads: Mutex::new(Vec::new()),
             dummy_threads: Mutex::new(Vec::new()),
             abandoned_threads: AtomicUsize::new(0),

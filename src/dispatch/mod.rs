@@ -199,13 +199,18 @@ impl<E: Engine> ShellHandler<E> {
         }
         let asker = self.input_asker.clone();
         let parent = request.clone();
+        let interrupter = self.engine.interrupter();
         Box::new(move |prompt: InputPrompt| {
             let ask = InputRequest {
                 prompt: prompt.prompt,
                 password: prompt.password,
             }
             .as_child_of(&parent);
-            match asker.ask(ask)?.content {
+            // An interrupt while the frontend shows the input box gives up
+            // waiting, so the cell can unwind.
+            let interrupts_before = interrupter.interrupt_count();
+            let cancelled = || interrupter.interrupt_count() != interrupts_before;
+            match asker.ask(ask, cancelled)?.content {
                 JupyterMessageContent::InputReply(reply) => Some(reply.value),
                 _ => None,
             }

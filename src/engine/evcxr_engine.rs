@@ -28,6 +28,11 @@ use crate::diagnostic::{self, Diagnostic, Label};
 use crate::output::{media_from_pairs, OutputPump, StreamName};
 use crate::runtime::{CELL_FINISHED, CELL_STARTED};
 
+/// The optimisation level cells (and the prelude) are compiled at: level 1
+/// keeps a cell that defines a variable under half a second, while loops in
+/// CPU-bound lessons still run at a useful fraction of full speed.
+const OPT_LEVEL: &str = "1";
+
 /// The `use` lines evcxr keeps for every cell. The macros need their own,
 /// named import: a glob-imported macro that std's prelude also defines is
 /// ambiguous, a compile error.
@@ -275,7 +280,7 @@ impl Session {
         };
         session.note_runtime_pid();
         let load_prelude = format!(
-            ":dep multitask = {{ path = {:?} }}\n{PRELUDE_IMPORTS}\nmultitask::attach();",
+            ":opt {OPT_LEVEL}\n:dep multitask = {{ path = {:?} }}\n{PRELUDE_IMPORTS}\nmultitask::attach();",
             setup.prelude_dir.display().to_string()
         );
         session
@@ -312,8 +317,12 @@ impl Session {
             },
         };
         let result = self.context.execute_with_callbacks(code, &mut callbacks);
-        if !matches!(result, Err(evcxr::Error::SubprocessTerminated(_))) {
-            self.wait_for_cell_output(output);
+        match &result {
+            Ok(outputs) if outputs.phases.iter().any(|phase| phase.name == "Execution") => {
+                self.wait_for_cell_output();
+            }
+            // Nothing ran (a `:` command alone, or no code): compiling is over.
+            _ => output.running(),
         }
         let escalated = self.interrupter.cell_finished();
         match result {
@@ -331,20 +340,11 @@ impl Session {
     }
 
     /// Waits until the runtime has said that everything the cell wrote is in
-    /// the pipes, then tells the pump that compiling is over (if it never was
-    /// told because the cell did not run).
-    fn wait_for_cell_output(&self, output: &OutputPump) {
-        let mut started = false;
-        loop {
-            match self.markers.recv_timeout(FINISH_GRACE) {
-                Ok(Marker::Started) => started = true,
-                Ok(Marker::Finished) => return,
-                Err(_) => {
-                    if !started {
-                        output.running();
-                    }
-                    return;
-                }
+    /// the pipes (its stderr marker may trail evcxr's end of the cell).
+    fn wait_for_cell_output(&self) {
+        while let Ok(marker) = self.markers.recv_timeout(FINISH_GRACE) {
+            if marker == Marker::Finished {
+                return;
             }
         }
     }

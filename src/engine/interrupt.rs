@@ -23,6 +23,8 @@ struct Shared {
     cell_clock: AtomicU64,
     /// Set when an interrupt had to kill the runtime during the current cell.
     escalated: AtomicBool,
+    /// Counts interrupts, so a wait can tell that one arrived since it began.
+    interrupts: AtomicU64,
 }
 
 /// Cheap-to-clone handle on the runtime for the control thread.
@@ -59,11 +61,17 @@ impl Interrupter {
         (clock % 2 == 1).then_some(clock)
     }
 
+    /// How many interrupts have arrived so far (compare two readings).
+    pub fn interrupt_count(&self) -> u64 {
+        self.shared.interrupts.load(Ordering::SeqCst)
+    }
+
     /// Interrupts the running cell, if any; an interrupt while idle does nothing.
     pub fn interrupt(&self) {
         let Some(cell) = self.running_cell() else {
             return;
         };
+        self.shared.interrupts.fetch_add(1, Ordering::SeqCst);
         let pid = self.shared.runtime_pid.load(Ordering::SeqCst);
         if pid <= 0 {
             return;

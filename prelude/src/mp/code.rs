@@ -40,7 +40,11 @@ fn iterate_objects(mut visit: impl FnMut(usize, &dyn Fn(usize) -> bool)) {
             let visit = &mut *(data as *mut &mut Visitor);
             let info = &*info;
             let base = info.dlpi_addr as usize;
-            let headers = std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum as usize);
+            let headers = if info.dlpi_phdr.is_null() {
+                &[]
+            } else {
+                std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum as usize)
+            };
             let contains = |address: usize| {
                 headers.iter().any(|header| {
                     header.p_type == libc::PT_LOAD

@@ -49,7 +49,8 @@ pub fn cpu_count() -> usize {
 
 /// Encodes a value for another process.
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, crate::Error> {
-    postcard::to_allocvec(value).map_err(explain)
+    // Most messages are small: one allocation instead of growing from empty.
+    postcard::to_extend(value, Vec::with_capacity(64)).map_err(explain)
 }
 
 /// Decodes a value from another process.

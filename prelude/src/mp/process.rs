@@ -80,14 +80,9 @@ impl Process {
 
     /// Forks the process (Python's `p.start()`); a process starts only once.
     pub fn start(&self) {
-        let target = {
-            let mut slot = self.shared.slot.lock();
-            if slot.started {
-                panic!("cannot start a process twice");
-            }
-            slot.target
-                .take()
-                .expect("an unstarted process has its target")
+        // Taking the target is what marks the start, so two racing starts cannot both pass.
+        let Some(target) = self.shared.slot.lock().target.take() else {
+            panic!("cannot start a process twice");
         };
         let body: ChildBody = Box::new(move || {
             target();

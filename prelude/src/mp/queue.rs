@@ -25,6 +25,10 @@ const INHERITANCE_ONLY: &str = "Queue objects should only be shared between proc
 pub struct Queue<T> {
     pub(crate) ring: Arc<Ring>,
     maxsize: usize,
+    /// Whether `put` hands items to this process's feeder thread (Python's
+    /// `Queue`) rather than writing them itself before returning (a proxy's
+    /// or a pipe's `put`/`send`, which Python also completes at once).
+    fed: bool,
     _items: PhantomData<fn(T) -> T>,
 }
 
@@ -33,6 +37,7 @@ impl<T> Clone for Queue<T> {
         Queue {
             ring: self.ring.clone(),
             maxsize: self.maxsize,
+            fed: self.fed,
             _items: PhantomData,
         }
     }
@@ -57,14 +62,18 @@ impl<T> Queue<T> {
     {
         let ring = Ring::create(QUEUE_BYTES)
             .unwrap_or_else(|error| panic!("cannot create a queue: {error}"));
-        Queue::from_ring(Arc::new(ring), maxsize)
+        let mut queue = Queue::from_ring(Arc::new(ring), maxsize);
+        queue.fed = maxsize == 0;
+        queue
     }
 
-    /// A queue over an existing ring (pipes and manager proxies build on it).
+    /// A queue over an existing ring whose `put` writes before it returns
+    /// (pipes and manager proxies build on it).
     pub(crate) fn from_ring(ring: Arc<Ring>, maxsize: usize) -> Queue<T> {
         Queue {
             ring,
             maxsize,
+            fed: false,
             _items: PhantomData,
         }
     }
@@ -138,7 +147,7 @@ impl<T: Message> Queue<T> {
                 bytes.len()
             );
         }
-        if self.maxsize == 0 {
+        if self.fed {
             // Never full: hand it to the feeder thread, as Python does.
             Feeder::for_ring(&self.ring).push(&bytes);
             return Ok(());

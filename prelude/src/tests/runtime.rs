@@ -176,27 +176,32 @@ fn children_die_with_their_parent() {
     let pids = mp::Queue::<u32>::new();
     let sender = pids.clone();
     let run = run_program(move || {
-        let child = mp::Process::new(move || {
+        let reporting = move || {
             sender.put(getpid());
             sleep(30.0);
-        });
-        child.start();
-        std::thread::spawn(|| {
-            let helper = mp::Process::new(|| sleep(30.0));
+        };
+        mp::Process::new(reporting.clone()).start();
+        // Forked for a short-lived thread: it must outlive that thread, not the runtime.
+        let helper = std::thread::spawn(move || {
+            let helper = mp::Process::new(reporting);
             helper.start();
+            helper
         })
         .join()
         .unwrap();
         sleep(0.2);
+        assert!(helper.is_alive());
         // SAFETY: the runtime kills itself, as `kill -9` of the kernel would.
         unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
     });
-    assert_eq!(run.exit_code, -9);
-    let grandchild = pids.get_timeout(5.0).expect("the child reported its pid");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while is_running(grandchild) {
-        assert!(Instant::now() < deadline, "the child outlived its parent");
-        std::thread::sleep(Duration::from_millis(10));
+    assert_eq!(run.exit_code, -9, "{}{}", run.stdout, run.stderr);
+    for _ in 0..2 {
+        let child = pids.get_timeout(5.0).expect("each child reported its pid");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while is_running(child) {
+            assert!(Instant::now() < deadline, "a child outlived its parent");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 

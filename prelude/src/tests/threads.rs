@@ -30,6 +30,15 @@ fn threads_are_registered_and_named_like_pythons() {
         thread.join();
         assert!(!thread.is_alive());
         assert_eq!(threading::active_count(), 1);
+        // The next thread may run on the same OS thread: it still is itself.
+        let second = threading::Thread::new(|| {
+            assert_eq!(threading::current_thread().name(), "second");
+            assert_eq!(threading::active_count(), 2);
+        })
+        .name("second");
+        second.start();
+        second.join();
+        assert_eq!(threading::active_count(), 1);
         assert!(threading::current_thread()
             .to_string()
             .starts_with("<_MainThread(MainThread, started "));

@@ -6,9 +6,9 @@
 
 mod event;
 mod lock;
+pub(crate) mod os_threads;
 
 use std::fmt;
-use std::os::unix::thread::JoinHandleExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -113,13 +113,10 @@ impl Thread {
         let state = state();
         state.threads.lock().push(shared.clone());
         let runner = shared.clone();
-        let spawned = std::thread::Builder::new()
-            .name(shared.name.lock().clone())
-            .spawn(move || run_thread(runner, target));
-        match spawned {
-            Ok(handle) => {
-                // Known at once from the handle: no need to wait for the thread to run.
-                shared.ident.store(handle.as_pthread_t(), Ordering::Relaxed);
+        match os_threads::run_job(Box::new(move || run_thread(runner, target))) {
+            Ok(ident) => {
+                // Known at once: no need to wait for the thread to run.
+                shared.ident.store(ident, Ordering::Relaxed);
                 let mut phase = shared.phase.lock();
                 if *phase == Phase::Starting {
                     *phase = Phase::Started;
@@ -195,6 +192,7 @@ impl fmt::Debug for Thread {
 
 /// The body of every prelude thread: announce, run, unregister.
 fn run_thread(shared: Arc<ThreadShared>, target: Box<dyn FnOnce() + Send>) {
+    name_os_thread(&shared.name());
     // SAFETY: pthread_self and gettid have no preconditions.
     shared
         .ident
@@ -349,6 +347,18 @@ impl fmt::Display for ThreadInfo {
         }
         write!(formatter, ")>")
     }
+}
+
+/// Gives the calling OS thread `name` (its first 15 bytes), as `ps -L` and
+/// debuggers show it; reused OS threads take each prelude thread's name.
+fn name_os_thread(name: &str) {
+    let mut bytes: Vec<u8> = name.bytes().filter(|&byte| byte != 0).take(15).collect();
+    while std::str::from_utf8(&bytes).is_err() {
+        bytes.pop();
+    }
+    bytes.push(0);
+    // SAFETY: a NUL-terminated name of at most 16 bytes for the calling thread.
+    unsafe { libc::pthread_setname_np(libc::pthread_self(), bytes.as_ptr().cast()) };
 }
 
 /// Whether the caller runs on its process's main thread (where cells run).
