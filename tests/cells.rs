@@ -166,3 +166,13 @@ fn input_asks_the_frontend_over_stdin() {
         .collect();
     assert_eq!(printed, "hello Ada\n");
 }
+
+#[test]
+fn a_panic_the_cell_catches_itself_is_no_error() {
+    let kernel = shared(&KERNEL);
+    let exchange = kernel.run_ok(
+        "let caught = std::panic::catch_unwind(|| panic!(\"handled\")).is_err(); println!(\"caught={caught}\");",
+    );
+    assert_eq!(exchange.stream_text("stdout"), "caught=true\n");
+    assert!(exchange.errors().is_empty());
+}

@@ -7,4 +7,5 @@ mod kernel {
 
 mod cells;
 mod faults;
+mod prelude;
 mod protocol;

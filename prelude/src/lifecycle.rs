@@ -22,6 +22,7 @@ pub(crate) extern "C" fn cell_end_hook() {
 /// Ends the running cell: see the module doc.
 pub(crate) fn end_cell() {
     let state = state();
+    crate::report::forget_pending_panic();
     if host().interrupted.load(Ordering::SeqCst) {
         abort_main(state);
         report_interrupt_once(state);

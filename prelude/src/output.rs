@@ -78,6 +78,7 @@ pub fn write_text(stream: Stream, text: &str) {
     // Holding std's lock keeps the order with std's `print!` users and with a fork.
     match stream {
         Stream::Stdout => {
+            crate::report::before_stdout(text);
             let mut stdout = std::io::stdout().lock();
             let _ = stdout.flush();
             write_all_raw(libc::STDOUT_FILENO, text.as_bytes());

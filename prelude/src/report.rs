@@ -29,6 +29,9 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
+/// The line evcxr's generated code prints when it caught a panic of the cell.
+const EVCXR_PANIC_NOTIFICATION: &str = "EVCXR_PANIC_NOTIFICATION\n";
+
 fn report_panic(info: &PanicHookInfo<'_>) {
     let message = panic_message(info.payload());
     let location = info
@@ -46,12 +49,14 @@ fn report_panic(info: &PanicHookInfo<'_>) {
     if is_main_thread() {
         match state.role {
             Role::Runtime => {
+                // Where a cell panics is a line of the crate evcxr generates,
+                // not of the cell: the message alone says more.
                 let event = Event::Error {
                     ename: "panic".to_string(),
                     evalue: message.clone(),
-                    traceback: vec![location, message],
+                    traceback: vec![format!("panic: {message}")],
                 };
-                crate::display::send_event(&event);
+                *state.pending_panic.lock() = Some(event);
             }
             Role::Child => {
                 let name = &state.identity.name;
@@ -76,4 +81,22 @@ fn report_panic(info: &PanicHookInfo<'_>) {
         Stream::Stderr,
         &format!("{header}\n{location}\n{message}\n"),
     );
+}
+
+/// Called with every stdout text of the runtime's main thread: when it is
+/// evcxr's note that the cell panicked, the panic becomes the cell's error.
+pub(crate) fn before_stdout(text: &str) {
+    if text == EVCXR_PANIC_NOTIFICATION {
+        let state = state();
+        if state.role == Role::Runtime && is_main_thread() {
+            if let Some(event) = state.pending_panic.lock().take() {
+                crate::display::send_event(&event);
+            }
+        }
+    }
+}
+
+/// Forgets a panic the cell caught itself.
+pub(crate) fn forget_pending_panic() {
+    state().pending_panic.lock().take();
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 
-use crate::host::host;
+use crate::host::{host, Event};
 use crate::mp::feeder::Feeder;
 use crate::mp::fork::ForkRequest;
 use crate::mp::process::ProcessShared;
@@ -93,6 +93,9 @@ pub(crate) struct State {
     pub(crate) serde_refusal: Mutex<Option<(u64, String)>>,
     /// The cell whose KeyboardInterrupt was already reported (0: none).
     pub(crate) interrupt_reported_cell: AtomicU64,
+    /// The main thread's last panic, reported only if evcxr says the cell
+    /// failed (a panic the cell catches itself is no error).
+    pub(crate) pending_panic: Mutex<Option<Event>>,
 }
 
 impl State {
@@ -118,6 +121,7 @@ impl State {
             feeders: Mutex::new(Vec::new()),
             serde_refusal: Mutex::new(None),
             interrupt_reported_cell: AtomicU64::new(0),
+            pending_panic: Mutex::new(None),
         }
     }
 

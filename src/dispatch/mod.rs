@@ -12,7 +12,7 @@ use jupyter_protocol::{
     CommInfoReply, CompleteReply, ErrorOutput, ExecuteInput, ExecuteReply, ExecuteRequest,
     ExecuteResult, ExecutionCount, HelpLink, HistoryReply, InputRequest, InspectReply,
     InterruptReply, IsCompleteReply, JupyterMessage, JupyterMessageContent, KernelInfoReply,
-    LanguageInfo, Media, ReplyError, ReplyStatus, ShutdownReply, ShutdownRequest, Status,
+    LanguageInfo, Media, Payload, ReplyError, ReplyStatus, ShutdownReply, ShutdownRequest, Status,
     Transient,
 };
 
@@ -126,25 +126,12 @@ impl<E: Engine> ShellHandler<E> {
             self.history.record(self.execution_count, &execute.code);
         }
 
-        self.output.begin(request);
-        let input = self.input_source(request, execute.allow_stdin);
-        let outcome = self.engine.execute(&execute.code, &self.output, input);
-        let report = self.output.flush();
-
-        // An error the prelude reported from inside the cell (a panic, an
-        // interrupt) says more than the engine's view of it.
-        let error = match (report.error, outcome) {
-            (Some(error), _) => Some(error),
-            (None, CellOutcome::Failed(error)) => Some(error),
-            (None, CellOutcome::Finished(value)) => {
-                if let Some(data) = value.filter(|_| !execute.silent) {
-                    if counts {
-                        self.history.record_output(&plain_text(&data));
-                    }
-                    self.publish_result(request, execution_count, data);
-                }
-                None
-            }
+        let (error, payload) = match documentation_topic(&execute.code) {
+            Some(topic) => self.page_documentation(topic),
+            None => (
+                self.run_cell(request, execute, counts, execution_count),
+                Vec::new(),
+            ),
         };
         match error {
             None => {
@@ -152,7 +139,7 @@ impl<E: Engine> ShellHandler<E> {
                     ExecuteReply {
                         status: ReplyStatus::Ok,
                         execution_count,
-                        payload: Vec::new(),
+                        payload,
                         user_expressions: Some(Default::default()),
                         error: None,
                     }
@@ -169,6 +156,54 @@ impl<E: Engine> ShellHandler<E> {
                 } else {
                     AfterRequest::Continue
                 }
+            }
+        }
+    }
+
+    /// Runs the cell on the engine; publishes its result; returns its error.
+    fn run_cell(
+        &mut self,
+        request: &JupyterMessage,
+        execute: &ExecuteRequest,
+        counts: bool,
+        execution_count: ExecutionCount,
+    ) -> Option<ErrorOutput> {
+        self.output.begin(request);
+        let input = self.input_source(request, execute.allow_stdin);
+        let outcome = self.engine.execute(&execute.code, &self.output, input);
+        let report = self.output.flush();
+
+        // An error the prelude reported from inside the cell (a panic, an
+        // interrupt) says more than the engine's view of it.
+        match (report.error, outcome) {
+            (Some(error), _) => Some(error),
+            (None, CellOutcome::Failed(error)) => Some(error),
+            (None, CellOutcome::Finished(value)) => {
+                if let Some(data) = value.filter(|_| !execute.silent) {
+                    if counts {
+                        self.history.record_output(&plain_text(&data));
+                    }
+                    self.publish_result(request, execution_count, data);
+                }
+                None
+            }
+        }
+    }
+
+    /// `:doc NAME` shows NAME's documentation in the pager, as `NAME?` does in IPython.
+    fn page_documentation(&mut self, topic: &str) -> (Option<ErrorOutput>, Vec<Payload>) {
+        match self.engine.inspect(topic, topic.len()) {
+            Some(data) => (None, vec![Payload::Page { data, start: 0 }]),
+            None => {
+                let message = format!("no documentation found for `{topic}`");
+                (
+                    Some(ErrorOutput {
+                        ename: "DocNotFound".to_owned(),
+                        evalue: message.clone(),
+                        traceback: vec![message],
+                    }),
+                    Vec::new(),
+                )
             }
         }
     }
@@ -307,6 +342,12 @@ impl<E: Engine> Handler for ShellHandler<E> {
             }
         });
     }
+}
+
+/// The NAME of a cell that is just `:doc NAME`.
+fn documentation_topic(code: &str) -> Option<&str> {
+    let topic = code.trim().strip_prefix(":doc")?.trim();
+    (!topic.is_empty() && !topic.contains('\n')).then_some(topic)
 }
 
 /// An `execute_reply` with status `error`. (The spec's `aborted` status is

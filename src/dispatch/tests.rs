@@ -60,8 +60,12 @@ impl Engine for FakeEngine {
         }
     }
 
-    fn inspect(&mut self, _code: &str, _cursor: usize) -> Option<Inspection> {
-        None
+    fn inspect(&mut self, code: &str, _cursor: usize) -> Option<Inspection> {
+        (code == "threading::Lock").then(|| {
+            Media::new(vec![MediaType::Plain(
+                "A mutual-exclusion lock.".to_owned(),
+            )])
+        })
     }
 
     fn interrupter(&self) -> Interrupter {
@@ -295,4 +299,25 @@ fn control_answers_interrupt_shutdown_and_kernel_info() {
         ["interrupt_reply", "kernel_info_reply", "shutdown_reply"]
     );
     assert_eq!(iopub.try_iter().count(), 6, "busy and idle around each");
+}
+
+#[test]
+fn doc_pages_documentation_without_running_code() {
+    let mut harness = harness(FakeEngine::new(&[], value("1")));
+    let (_, replies) = harness.handle(execute(":doc threading::Lock"));
+    let JupyterMessageContent::ExecuteReply(reply) = &replies[0].content else {
+        unreachable!()
+    };
+    assert_eq!(reply.status, ReplyStatus::Ok);
+    assert!(matches!(
+        &reply.payload[..],
+        [jupyter_protocol::Payload::Page { .. }]
+    ));
+    assert!(harness.ran.lock().unwrap().is_empty());
+
+    let (_, replies) = harness.handle(execute(":doc no_such_thing"));
+    assert_eq!(
+        reply_status(&replies[0]),
+        (ReplyStatus::Error, Some("DocNotFound".to_owned()))
+    );
 }

@@ -33,6 +33,11 @@ use crate::runtime::{CELL_FINISHED, CELL_STARTED};
 /// CPU-bound lessons still run at a useful fraction of full speed.
 const OPT_LEVEL: &str = "1";
 
+/// evcxr's compile cache (`~/.cache/evcxr`), shared by all work slots: a
+/// kernel in a new slot copies the prelude's dependencies instead of
+/// compiling them again.
+const CACHE_MIB: u32 = 1024;
+
 /// The `use` lines evcxr keeps for every cell. The macros need their own,
 /// named import: a glob-imported macro that std's prelude also defines is
 /// ambiguous, a compile error.
@@ -280,7 +285,7 @@ impl Session {
         };
         session.note_runtime_pid();
         let load_prelude = format!(
-            ":opt {OPT_LEVEL}\n:dep multitask = {{ path = {:?} }}\n{PRELUDE_IMPORTS}\nmultitask::attach();",
+            ":opt {OPT_LEVEL}\n:cache {CACHE_MIB}\n:dep multitask = {{ path = {:?} }}\n{PRELUDE_IMPORTS}\nmultitask::attach();",
             setup.prelude_dir.display().to_string()
         );
         session

@@ -47,6 +47,7 @@ class MultitaskKernelTests(jupyter_kernel_test.KernelTests):
     ]
 
     code_inspect_sample = "threading::Thread"
+    code_page_something = ":doc threading::Lock"
 
     code_clear_output = 'println!("soon gone"); clear_output();'
 

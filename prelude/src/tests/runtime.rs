@@ -159,7 +159,10 @@ fn an_interrupt_during_the_cell_end_stops_the_waiting() {
 #[test]
 fn a_panic_in_the_cell_becomes_an_error_event() {
     let run = run_program(|| {
-        let _ = std::panic::catch_unwind(|| panic!("the cell failed"));
+        // What evcxr's generated code does around a cell that panics.
+        if std::panic::catch_unwind(|| panic!("the cell failed")).is_err() {
+            crate::println!("EVCXR_PANIC_NOTIFICATION");
+        }
     });
     run.assert_ok();
     assert!(
@@ -169,6 +172,15 @@ fn a_panic_in_the_cell_becomes_an_error_event() {
         run.stdout
     );
     assert!(!run.stderr.contains("backtrace"), "{}", run.stderr);
+}
+
+#[test]
+fn a_panic_the_cell_catches_itself_is_no_error() {
+    let run = run_program(|| {
+        let _ = std::panic::catch_unwind(|| panic!("handled by the cell"));
+    });
+    run.assert_ok();
+    assert!(!run.stdout.contains("\"ename\""), "{}", run.stdout);
 }
 
 #[test]

@@ -1,0 +1,273 @@
+//! The prelude through the real kernel: every behaviour of the lifecycle,
+//! output and interrupt sections of the prelude's contract.
+
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use jupyter_protocol::{InterruptRequest, JupyterMessageContent};
+
+use crate::kernel::harness::{execute_request, process_alive, shared, Kernel, REPLY_TIMEOUT};
+
+static KERNEL: OnceLock<Mutex<Kernel>> = OnceLock::new();
+
+/// The value after `key=` in `text`, as a number.
+fn number_after(text: &str, key: &str) -> u32 {
+    let start = text
+        .find(&format!("{key}="))
+        .unwrap_or_else(|| panic!("no {key}= in {text:?}"))
+        + key.len()
+        + 1;
+    text[start..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_child_process_has_its_own_pid_and_the_cell_as_parent() {
+    let kernel = shared(&KERNEL);
+    let out = kernel
+        .run_ok(
+            "{ let p = mp::Process::new(|| println!(\"child pid={} ppid={}\", getpid(), getppid()));
+               p.start(); p.join(); println!(\"parent pid={}\", getpid()); };",
+        )
+        .stream_text("stdout");
+    let parent = number_after(&out, "parent pid");
+    assert_ne!(number_after(&out, "child pid"), parent);
+    assert_eq!(number_after(&out, "ppid"), parent);
+}
+
+#[test]
+fn a_static_changed_in_a_child_is_unchanged_in_the_parent() {
+    let kernel = shared(&KERNEL);
+    let out = kernel
+        .run_ok(
+            "static SHARED: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
+             { let p = mp::Process::new(|| {
+                   SHARED.store(99, std::sync::atomic::Ordering::SeqCst);
+                   println!(\"child={}\", SHARED.load(std::sync::atomic::Ordering::SeqCst));
+               });
+               p.start(); p.join();
+               println!(\"parent={}\", SHARED.load(std::sync::atomic::Ordering::SeqCst)); };",
+        )
+        .stream_text("stdout");
+    assert_eq!(number_after(&out, "child"), 99);
+    assert_eq!(number_after(&out, "parent"), 1);
+}
+
+#[test]
+fn a_process_queue_delivers_in_order() {
+    let kernel = shared(&KERNEL);
+    let out = kernel
+        .run_ok(
+            "{ let q = mp::Queue::<String>::new();
+               let producer = { let q = q.clone(); mp::Process::new(move || {
+                   for value in [\"A\", \"B\", \"C\", \"D\", \"E\", \"F\"] { q.put(value.to_string()); }
+               }) };
+               producer.start();
+               let got: Vec<String> = (0..6).map(|_| q.get()).collect();
+               producer.join();
+               println!(\"got={}\", got.concat()); };",
+        )
+        .stream_text("stdout");
+    assert_eq!(out.trim(), "got=ABCDEF");
+}
+
+#[test]
+fn a_pool_of_three_runs_ten_tasks_on_at_most_three_reused_processes() {
+    let kernel = shared(&KERNEL);
+    let out = kernel
+        .run_ok(
+            "fn which_process(task: u32) -> (u32, u32) { (task, getpid()) }
+             { let pool = mp::Pool::new(3);
+               let pending: Vec<_> = (0..10).map(|task| pool.apply_async(which_process, task)).collect();
+               let answers: Vec<(u32, u32)> = pending.iter().map(|result| result.get().unwrap()).collect();
+               pool.close(); pool.join();
+               for (task, pid) in &answers { println!(\"task={task} pid={pid}\"); } };",
+        )
+        .stream_text("stdout");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 10, "{out}");
+    let pids: HashSet<u32> = lines.iter().map(|line| number_after(line, "pid")).collect();
+    assert!(pids.len() <= 3, "{pids:?}");
+    let tasks: Vec<u32> = lines
+        .iter()
+        .map(|line| number_after(line, "task"))
+        .collect();
+    assert_eq!(tasks, (0..10).collect::<Vec<u32>>());
+}
+
+#[test]
+fn a_daemon_process_ends_with_its_cell_and_prints_nothing_later() {
+    let kernel = shared(&KERNEL);
+    let first = kernel.run_ok(
+        "let daemon = mp::Process::new(|| loop { println!(\"daemon tick\"); sleep(0.05); }).daemon(true);
+         daemon.start(); sleep(0.3);",
+    );
+    assert!(first.stream_text("stdout").contains("daemon tick"));
+    let pid = number_after(
+        &kernel
+            .run_ok("println!(\"pid={}\", daemon.pid().unwrap());")
+            .stream_text("stdout"),
+        "pid",
+    );
+    assert!(!process_alive(pid), "the daemon {pid} outlived its cell");
+    let later = kernel.run_ok("sleep(0.3);");
+    assert!(!later.stream_text("stdout").contains("daemon tick"));
+}
+
+#[test]
+fn a_non_daemon_childs_last_line_lands_in_its_own_cell() {
+    let kernel = shared(&KERNEL);
+    let exchange = kernel.run_ok(
+        "{ let p = mp::Process::new(|| { sleep(0.5); println!(\"last line from the child\"); });
+           p.start(); println!(\"main code done\"); };",
+    );
+    assert_eq!(
+        exchange.stream_text("stdout"),
+        "main code done\nlast line from the child\n"
+    );
+}
+
+#[test]
+fn long_lines_from_many_processes_stay_whole() {
+    let kernel = shared(&KERNEL);
+    let out = kernel
+        .run_ok(
+            "{ let workers: Vec<_> = (0..4).map(|w| mp::Process::new(move || {
+                   let letter = (b'a' + w as u8) as char;
+                   for _ in 0..50 { println!(\"{}\", letter.to_string().repeat(4000)); }
+               })).collect();
+               for p in &workers { p.start(); }
+               for p in &workers { p.join(); } };",
+        )
+        .stream_text("stdout");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 200);
+    for line in lines {
+        assert_eq!(line.len(), 4000);
+        let first = line.chars().next().unwrap();
+        assert!(line.chars().all(|c| c == first), "a torn line");
+    }
+}
+
+#[test]
+fn threads_are_listed_while_they_run_and_daemons_are_gone_next_cell() {
+    let kernel = shared(&KERNEL);
+    let out = kernel
+        .run_ok(
+            "let worker = threading::Thread::new(|| sleep(0.3)).name(\"worker\");
+             let background = threading::Thread::new(|| loop { sleep(0.05); }).name(\"background\").daemon(true);
+             worker.start(); background.start();
+             println!(\"count={}\", threading::active_count());",
+        )
+        .stream_text("stdout");
+    assert_eq!(number_after(&out, "count"), 3);
+    let next = kernel
+        .run_ok("for t in threading::enumerate() { println!(\"{t}\"); }")
+        .stream_text("stdout");
+    assert!(next.contains("MainThread"), "{next}");
+    assert!(!next.contains("background"), "{next}");
+    assert!(!next.contains("worker"), "{next}");
+}
+
+#[test]
+fn an_interrupted_sleep_loop_ends_quickly_kills_its_child_and_keeps_variables() {
+    let kernel = shared(&KERNEL);
+    kernel.run_ok("let kept_value = 11;");
+    let running = kernel.send(
+        &kernel.shell,
+        execute_request(
+            "let child = mp::Process::new(|| loop { sleep(0.1); });
+             child.start(); println!(\"child={}\", child.pid().unwrap());
+             loop { sleep(0.2); }",
+        ),
+    );
+    let child = wait_for_number(&kernel, &running, "child");
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let interrupt = kernel.send(&kernel.control, InterruptRequest {});
+    kernel.reply_to(&kernel.control, &interrupt);
+    let reply = kernel.reply_to(&kernel.shell, &running);
+    let took = started.elapsed();
+    let JupyterMessageContent::ExecuteReply(reply) = &reply.content else {
+        unreachable!()
+    };
+    assert_eq!(reply.error.as_ref().unwrap().ename, "KeyboardInterrupt");
+    assert!(took < Duration::from_secs(1), "interrupt took {took:?}");
+    kernel.iopub_until_idle(&running);
+    assert!(
+        !process_alive(child),
+        "the cell's child {child} survived the interrupt"
+    );
+    assert_eq!(
+        kernel.run_ok("kept_value").result_text().as_deref(),
+        Some("11")
+    );
+}
+
+#[test]
+fn a_fork_storm_is_refused_before_anything_forks() {
+    let kernel = shared(&KERNEL);
+    let exchange = kernel.execute("let storm = mp::Pool::new(100_000);");
+    let errors = exchange.errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].1.to_lowercase().contains("process"), "{errors:?}");
+    kernel.run_ok("println!(\"still fine\");");
+}
+
+#[test]
+fn kill_9_of_the_kernel_leaves_no_prelude_process_behind() {
+    let mut kernel = Kernel::start();
+    // The cell keeps running (its non-daemon child never ends) while the
+    // kernel is killed.
+    let running = kernel.send(
+        &kernel.shell,
+        execute_request(
+            "let pool = mp::Pool::new(2);
+             let pids = pool.map(|_: u32| getpid(), vec![0, 1, 2, 3]);
+             let child = mp::Process::new(|| loop { sleep(0.1); });
+             child.start();
+             println!(\"child={}\", child.pid().unwrap());",
+        ),
+    );
+    let child = wait_for_number(&kernel, &running, "child");
+    let family = crate::kernel::harness::descendants(kernel.process.id());
+    assert!(family.contains(&child), "{family:?}");
+    assert!(
+        family.len() >= 4,
+        "runtime, guardian, pool workers and child: {family:?}"
+    );
+    kernel.process.kill().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while family.iter().any(|pid| process_alive(*pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left: Vec<u32> = family
+        .into_iter()
+        .filter(|pid| process_alive(*pid))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// Reads iopub until a stream of `request` says `key=NUMBER`, while the cell runs.
+fn wait_for_number(kernel: &Kernel, request: &jupyter_protocol::JupyterMessage, key: &str) -> u32 {
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    loop {
+        assert!(Instant::now() < deadline, "{key}= never arrived");
+        let Some(message) = kernel.receive(&kernel.iopub, Duration::from_secs(1)) else {
+            continue;
+        };
+        if !crate::kernel::harness::is_child_of(&message, request) {
+            continue;
+        }
+        if let JupyterMessageContent::StreamContent(stream) = &message.content {
+            if stream.text.contains(&format!("{key}=")) {
+                return number_after(&stream.text, key);
+            }
+        }
+    }
+}
