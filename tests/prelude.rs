@@ -271,3 +271,89 @@ fn wait_for_number(kernel: &Kernel, request: &jupyter_protocol::JupyterMessage, 
         }
     }
 }
+
+/// Every row of the contract's name table, as a learner writes it, in cells.
+#[test]
+fn every_name_of_the_contract_works_in_a_cell() {
+    let kernel = shared(&KERNEL);
+    kernel.run_ok(
+        "fn contract_square(x: i64) -> i64 { x * x }
+         fn contract_add(pair: (i64, i64)) -> i64 { pair.0 + pair.1 }
+         fn contract_produce(q: mp::QueueProxy<i64>) -> i64 { for i in 0..3 { q.put(i); } 3 }",
+    );
+    let processes = kernel.run_ok(
+        "{
+            let p = mp::Process::new(move || { contract_square(3); }).name(\"sing\").daemon(false);
+            assert!(p.pid().is_none() && p.exitcode().is_none());
+            p.start(); p.join(); p.join(); assert!(!p.join_timeout(0.01) || !p.is_alive());
+            assert_eq!(p.exitcode(), Some(0));
+            let endless = mp::Process::new(|| loop { sleep(0.05); });
+            endless.start(); assert!(endless.is_alive()); endless.terminate(); endless.join();
+            assert_eq!(endless.exitcode(), Some(-15));
+            let killed = mp::Process::new(|| loop { sleep(0.05); });
+            killed.start(); killed.kill(); killed.join(); assert_eq!(killed.exitcode(), Some(-9));
+            let me = mp::current_process();
+            println!(\"{me} {} {}\", me.name(), me.pid());
+            let (pid, ppid): (u32, u32) = (getpid(), getppid());
+            assert!(pid != ppid && mp::cpu_count() >= 1);
+            println!(\"{} {}\", ctime().len() > 10, random() < 1.0 && (1..=6).contains(&randint(1, 6)));
+         };",
+    );
+    assert!(processes
+        .stream_text("stdout")
+        .starts_with("<_MainProcess name='MainProcess'"));
+    kernel.run_ok(
+        "{
+            let q = mp::Queue::<String>::new();
+            q.put(\"a\".to_string()); assert_eq!(q.get(), \"a\");
+            assert!(q.get_timeout(0.05).is_err() && q.get_nowait().is_err() && q.empty());
+            let small = mp::Queue::<i64>::with_maxsize(1);
+            small.put_nowait(1).unwrap(); assert!(small.full() && small.qsize() == 1);
+            assert!(small.put_timeout(2, 0.05).is_err() && small.put_nowait(3).is_err());
+            let (left, right) = mp::Pipe::<i64>::new(); left.send(5); assert_eq!(right.recv(), 5);
+            let shared = mp::Value::<i64>::new(0);
+            { let adder = { let shared = shared.clone(); mp::Process::new(move || { *shared.get_lock() += 2; }) };
+              adder.start(); adder.join(); }
+            shared.set(shared.get() + 1); assert_eq!(shared.get(), 3);
+         };",
+    );
+    kernel.run_ok(
+        "{
+            let pool = mp::Pool::new(2);
+            let pending = pool.apply_async(contract_square, 7);
+            assert_eq!(pending.get().unwrap(), 49);
+            assert!(pending.ready());
+            assert_eq!(pool.apply(contract_add, (2, 3)), 5);
+            assert_eq!(pool.map(contract_square, vec![1, 2, 3]), vec![1, 4, 9]);
+            let queue = mp::Manager::new().queue::<i64>();
+            let produced = pool.apply_async(contract_produce, queue.clone());
+            assert_eq!(produced.get().unwrap(), 3);
+            assert_eq!((0..3).map(|_| queue.get()).collect::<Vec<_>>(), vec![0, 1, 2]);
+            pool.close(); pool.join();
+            let default_pool = mp::Pool::default(); default_pool.terminate();
+         };",
+    );
+    kernel.run_ok(
+        "{
+            let lock = threading::Lock::new();
+            lock.acquire(); assert!(lock.locked() && !lock.acquire_timeout(0.05)); lock.release();
+            { let _held = lock.guard(); assert!(lock.locked()); }
+            let event = threading::Event::new();
+            let waiter = { let event = event.clone(); threading::Thread::new(move || event.wait()).name(\"waiter\") };
+            waiter.start(); assert!(waiter.is_alive() && waiter.ident().is_some() && waiter.native_id().is_some());
+            assert!(!event.is_set()); event.set(); waiter.join(); assert!(!waiter.join_timeout(0.01) || !waiter.is_alive());
+            event.clear(); assert!(!event.wait_timeout(0.01));
+            let me = threading::current_thread();
+            assert_eq!(me.name(), \"MainThread\"); assert_eq!(me.ident(), threading::get_ident());
+            assert!(threading::active_count() >= 1 && !threading::enumerate().is_empty());
+            let tasks = queue::Queue::<i64>::with_maxsize(10);
+            tasks.put(1); assert_eq!(tasks.get(), 1); tasks.task_done(); tasks.join();
+            let workers = pool::ThreadPool::new(2);
+            assert_eq!(workers.apply_async(|| 6 * 7).get().unwrap(), 42);
+            assert_eq!(workers.map(|x: i64| x + 1, vec![1, 2]), vec![2, 3]);
+            workers.close(); workers.join();
+            display::html(\"<b>html</b>\"); display::svg(\"<svg xmlns='http://www.w3.org/2000/svg'/>\");
+            display::markdown(\"*md*\"); clear_output();
+         };",
+    );
+}

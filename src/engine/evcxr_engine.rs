@@ -44,6 +44,9 @@ const CACHE_MIB: u32 = 1024;
 const PRELUDE_IMPORTS: &str =
     "use multitask::prelude::*;\nuse multitask::{print, println, eprint, eprintln};";
 
+/// What the kernel runs, as its own small cell, before a `:timeline` cell.
+const TIMELINE_BEGIN: &str = "multitask::timeline::begin();";
+
 /// How long to wait for a cell's last stderr lines once evcxr says it is done.
 const FINISH_GRACE: Duration = Duration::from_secs(2);
 
@@ -310,6 +313,17 @@ impl Session {
                 return CellOutcome::Failed(plain_error("KernelError", &error.to_string()));
             }
         }
+        let code = match timeline_cell(code) {
+            Some(rest) => {
+                // Arms the prelude's recorder for the cell that follows.
+                if let Err(error) = self.context.execute(TIMELINE_BEGIN) {
+                    return CellOutcome::Failed(plain_error("KernelError", &error.to_string()));
+                }
+                rest
+            }
+            None => code.to_owned(),
+        };
+        let code = code.as_str();
         while self.markers.try_recv().is_ok() {}
         self.interrupter.cell_started();
         let mut callbacks = EvalCallbacks {
@@ -415,6 +429,13 @@ fn identifier_end(code: &str, cursor: usize) -> usize {
     code[cursor..]
         .find(|character: char| !(character.is_alphanumeric() || character == '_'))
         .map_or(code.len(), |offset| cursor + offset)
+}
+
+/// For a cell whose first line is `:timeline`, the code to run: the same
+/// cell with that line blanked, so line numbers in errors still match.
+fn timeline_cell(code: &str) -> Option<String> {
+    let (first, rest) = code.split_once('\n').unwrap_or((code, ""));
+    (first.trim() == ":timeline").then(|| format!("\n{rest}"))
 }
 
 /// Forwards the runtime's stderr to the pump, keeping its cell markers for the engine.
@@ -527,5 +548,20 @@ fn plain_error(ename: &str, message: &str) -> ErrorOutput {
         ename: ename.to_owned(),
         evalue: message.to_owned(),
         traceback: vec![message.to_owned()],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::timeline_cell;
+
+    #[test]
+    fn a_timeline_cell_keeps_its_line_numbers() {
+        assert_eq!(
+            timeline_cell(":timeline\nsleep(0.1);").as_deref(),
+            Some("\nsleep(0.1);")
+        );
+        assert_eq!(timeline_cell("  :timeline  ").as_deref(), Some("\n"));
+        assert_eq!(timeline_cell("sleep(0.1);\n:timeline"), None);
     }
 }
