@@ -47,6 +47,9 @@ const PRELUDE_IMPORTS: &str =
 /// What the kernel runs, as its own small cell, before a `:timeline` cell.
 const TIMELINE_BEGIN: &str = "multitask::timeline::begin();";
 
+/// A completion request that makes rust-analyzer load the prelude.
+const WARM_UP_QUERY: &str = "let warm_up = mp::cpu_count(); threading::";
+
 /// How long to wait for a cell's last stderr lines once evcxr says it is done.
 const FINISH_GRACE: Duration = Duration::from_secs(2);
 
@@ -295,6 +298,12 @@ impl Session {
             .context
             .execute(&load_prelude)
             .map_err(|error| anyhow::anyhow!("loading the prelude failed: {error}"))?;
+        // rust-analyzer analyses the prelude the first time it is asked
+        // anything (evcxr asks it for the type of every new variable): ask
+        // now, while the learner is still reading, not in their first cell.
+        let _ = session
+            .context
+            .completions(WARM_UP_QUERY, WARM_UP_QUERY.len());
         Ok(session)
     }
 
