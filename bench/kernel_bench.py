@@ -75,8 +75,19 @@ def peak_rss_kib(pid):
     return 0
 
 
+def first_cell_after_reading(kernel_name, cells, pause=15.0):
+    """A learner opens a notebook and reads for `pause` seconds before running it."""
+    manager, client, _ = start(kernel_name)
+    try:
+        time.sleep(pause)
+        return run(client, cells["variable"].format(n="_first"))
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
 def measure(kernel_name, cells):
-    figures = {}
+    figures = {"first variable cell, 15 s after launch (s)": first_cell_after_reading(kernel_name, cells)}
     manager, client, figures["launch → kernel_info (s)"] = start(kernel_name)
     try:
         figures["first cell, fresh kernel (s)"] = run(client, cells["first"])

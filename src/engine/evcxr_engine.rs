@@ -251,7 +251,21 @@ fn actor(setup: EngineSetup, interrupter: Interrupter, requests: Receiver<Reques
             return;
         }
     };
-    for request in requests {
+    let mut analyzer_warm = false;
+    loop {
+        // rust-analyzer analyses the prelude the first time it is asked
+        // anything (evcxr asks it for the type of every new variable): ask
+        // while the learner is still reading, but never ahead of a waiting
+        // request.
+        if !analyzer_warm && requests.is_empty() {
+            let _ = session
+                .context
+                .completions(WARM_UP_QUERY, WARM_UP_QUERY.len());
+            analyzer_warm = true;
+        }
+        let Ok(request) = requests.recv() else {
+            return;
+        };
         match request {
             Request::Execute {
                 code,
@@ -298,12 +312,6 @@ impl Session {
             .context
             .execute(&load_prelude)
             .map_err(|error| anyhow::anyhow!("loading the prelude failed: {error}"))?;
-        // rust-analyzer analyses the prelude the first time it is asked
-        // anything (evcxr asks it for the type of every new variable): ask
-        // now, while the learner is still reading, not in their first cell.
-        let _ = session
-            .context
-            .completions(WARM_UP_QUERY, WARM_UP_QUERY.len());
         Ok(session)
     }
 
