@@ -80,7 +80,7 @@ def first_cell_after_reading(kernel_name, cells, pause=15.0):
     manager, client, _ = start(kernel_name)
     try:
         time.sleep(pause)
-        return run(client, cells["variable"].format(n="_first"))
+        return run(client, cells["variable"].format(n=100))
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
