@@ -59,7 +59,14 @@ def start(kernel_name):
     msg_id = client.kernel_info()
     wait_for_reply(client, msg_id, timeout=120)
     elapsed = time.perf_counter() - started
-    drain_until_idle(client, msg_id, timeout=30)
+    # A SUB socket misses what is published before it has joined: wait as
+    # jupyter_client does until iopub delivers, then drop what it delivered.
+    client.wait_for_ready(timeout=60)
+    while True:
+        try:
+            client.get_iopub_msg(timeout=0.3)
+        except Empty:
+            break
     return manager, client, elapsed
 
 
