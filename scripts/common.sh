@@ -13,6 +13,8 @@ step() { printf '\n==> %s\n' "$*"; }
 # Builds the kernel, makes the Python environment and installs the kernelspec
 # into it. Idempotent and quick when nothing changed.
 setup() {
+  # Scripts that call each other set up once.
+  if [ "${MULTITASK_SETUP_DONE:-}" = 1 ]; then return; fi
   step "Building the kernel (release)"
   (cd "$REPO" && cargo build --release --locked)
 
@@ -29,4 +31,25 @@ setup() {
 
   step "Installing the multitask kernelspec into .venv (and compiling the prelude once)"
   "$KERNEL_BIN" install --prefix "$VENV"
+  export MULTITASK_SETUP_DONE=1
+}
+
+# Installs Debian's Chromium (and fonts for the course's Chinese text and
+# emoji) when missing: the browser test drives it, the handouts print PDFs with it.
+ensure_chromium() {
+  local apt_updated=""
+  apt_install() {
+    if [ -z "$apt_updated" ]; then apt-get update -qq; apt_updated=1; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  }
+  if [ ! -x /usr/bin/chromium ]; then
+    apt_install chromium
+  fi
+  # Without these fonts the Chinese text and the ✅ marks print as boxes.
+  if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+    apt_install fonts-wqy-zenhei
+  fi
+  if ! fc-list 2>/dev/null | grep -qi 'color emoji'; then
+    apt_install fonts-noto-color-emoji
+  fi
 }

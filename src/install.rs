@@ -79,7 +79,8 @@ pub fn kernels_dir(location: &Location) -> anyhow::Result<PathBuf> {
             }
         },
         Location::SysPrefix => python_prefix()?.join("share/jupyter"),
-        Location::Prefix(prefix) => prefix.join("share/jupyter"),
+        // kernel.json names the binary by absolute path, wherever Jupyter runs.
+        Location::Prefix(prefix) => std::path::absolute(prefix)?.join("share/jupyter"),
     };
     Ok(data_dir.join("kernels"))
 }
@@ -182,6 +183,13 @@ mod tests {
     fn prefix_location_follows_the_jupyter_layout() {
         let dir = kernels_dir(&Location::Prefix(PathBuf::from("/opt/x"))).unwrap();
         assert_eq!(dir, PathBuf::from("/opt/x/share/jupyter/kernels"));
+    }
+
+    #[test]
+    fn a_relative_prefix_becomes_absolute() {
+        let dir = kernels_dir(&Location::Prefix(PathBuf::from(".venv"))).unwrap();
+        assert!(dir.is_absolute(), "{}", dir.display());
+        assert!(dir.ends_with(".venv/share/jupyter/kernels"));
     }
 
     #[test]

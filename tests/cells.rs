@@ -42,6 +42,13 @@ fn a_final_expression_is_the_result_and_variables_persist() {
 }
 
 #[test]
+fn a_unit_final_value_shows_nothing() {
+    let kernel = shared(&KERNEL);
+    let exchange = kernel.run_ok("for i in 0..2 { println!(\"{i}\") }");
+    assert_eq!(exchange.output_types(), ["execute_input", "stream"]);
+}
+
+#[test]
 fn a_compile_error_is_one_error_with_rustc_diagnostics() {
     let kernel = shared(&KERNEL);
     let exchange = kernel.execute("let wrong: i32 = \"text\";");

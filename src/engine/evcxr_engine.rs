@@ -479,7 +479,12 @@ fn forward_stderr(lines: Receiver<String>, output: OutputPump) -> Receiver<Marke
 }
 
 fn final_value(outputs: EvalOutputs) -> Option<Media> {
-    if outputs.content_by_mime_type.is_empty() {
+    // A cell ending in a loop or a call without `;` has the value `()`:
+    // nothing to show, as Python shows nothing for `None`.
+    let plain = outputs.content_by_mime_type.get("text/plain");
+    if outputs.content_by_mime_type.is_empty()
+        || (outputs.content_by_mime_type.len() == 1 && plain.is_some_and(|text| text == "()"))
+    {
         return None;
     }
     Some(media_from_pairs(

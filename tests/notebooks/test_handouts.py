@@ -7,6 +7,7 @@ nbclient and fails on any undeclared error); these tests read what it wrote.
 
 import html
 import re
+import shutil
 import urllib.parse
 from pathlib import Path
 
@@ -52,3 +53,12 @@ def test_handout_highlights_rust_and_holds_the_outputs(notebook):
                 # nbconvert embeds pictures as data URIs (or inline SVG).
                 assert "<svg" in page or "data:image/svg+xml" in page
     assert checked > 0, "the executed notebook has no outputs"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
+def test_a_pdf_is_printed_per_notebook_with_chromium(notebook):
+    # scripts/test installs Chromium before it builds the handouts.
+    assert shutil.which("chromium"), "Chromium is missing"
+    pdf = HANDOUTS / f"{notebook.stem}.pdf"
+    assert pdf.read_bytes()[:5] == b"%PDF-", pdf
+    assert pdf.stat().st_size > 20_000, "a near-empty PDF"
