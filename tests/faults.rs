@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use jupyter_protocol::{InterruptRequest, ReplyStatus, ShutdownRequest};
+use jupyter_protocol::{InterruptRequest, JupyterMessageContent, ReplyStatus, ShutdownRequest};
 
-use crate::kernel::harness::{descendants, process_alive, Kernel};
+use crate::kernel::harness::{assert_all_gone, descendants, Kernel};
 
 #[test]
 fn exit_in_a_cell_restarts_the_runtime_and_says_what_was_lost() {
@@ -117,9 +117,10 @@ fn an_interrupt_while_idle_changes_nothing() {
     );
 }
 
-#[test]
-fn shutdown_leaves_no_process_behind() {
-    let mut kernel = Kernel::start();
+/// A kernel whose cell started `sleep 300` with std's Command (no PDEATHSIG
+/// of its own), and every descendant of the kernel at that moment.
+fn kernel_with_a_sleeper() -> (Kernel, Vec<u32>) {
+    let kernel = Kernel::start();
     kernel.run_ok(
         "let sleeper = std::process::Command::new(\"sleep\").arg(\"300\").spawn().unwrap();",
     );
@@ -128,44 +129,24 @@ fn shutdown_leaves_no_process_behind() {
         family.len() >= 2,
         "runtime and sleep expected, found {family:?}"
     );
+    (kernel, family)
+}
+
+#[test]
+fn shutdown_leaves_no_process_behind() {
+    let (mut kernel, family) = kernel_with_a_sleeper();
     let shutdown = kernel.send(&kernel.control, ShutdownRequest { restart: false });
     kernel.reply_to(&kernel.control, &shutdown);
     assert!(kernel.exited_within(Duration::from_secs(10)));
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while family.iter().any(|pid| process_alive(*pid)) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let left: Vec<u32> = family
-        .into_iter()
-        .filter(|pid| process_alive(*pid))
-        .collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
+    assert_all_gone(family);
 }
 
 #[test]
 fn kill_9_of_the_kernel_leaves_no_descendant() {
-    let mut kernel = Kernel::start();
-    kernel.run_ok(
-        "let sleeper = std::process::Command::new(\"sleep\").arg(\"300\").spawn().unwrap();",
-    );
-    let family = descendants(kernel.process.id());
-    assert!(
-        family.len() >= 2,
-        "runtime and sleep expected, found {family:?}"
-    );
+    let (mut kernel, family) = kernel_with_a_sleeper();
     kernel.process.kill().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while family.iter().any(|pid| process_alive(*pid)) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let left: Vec<u32> = family
-        .into_iter()
-        .filter(|pid| process_alive(*pid))
-        .collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
+    assert_all_gone(family);
 }
-
-use jupyter_protocol::JupyterMessageContent;
 
 #[test]
 fn an_interrupt_while_waiting_for_input_stops_the_cell() {

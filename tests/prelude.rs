@@ -242,15 +242,7 @@ fn kill_9_of_the_kernel_leaves_no_prelude_process_behind() {
         "runtime, guardian, pool workers and child: {family:?}"
     );
     kernel.process.kill().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while family.iter().any(|pid| process_alive(*pid)) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let left: Vec<u32> = family
-        .into_iter()
-        .filter(|pid| process_alive(*pid))
-        .collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
+    crate::kernel::harness::assert_all_gone(family);
 }
 
 /// Reads iopub until a stream of `request` says `key=NUMBER`, while the cell runs.

@@ -9,3 +9,4 @@ mod cells;
 mod faults;
 mod prelude;
 mod protocol;
+mod timeline;

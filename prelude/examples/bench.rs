@@ -1,6 +1,9 @@
 //! The prelude's side of the benchmark: the programs of
 //! `shared/anchors/python_anchor.py`, written with the prelude, each printed
 //! as `name value unit` so `scripts/bench-prelude` can set them beside Python's.
+//! With `MULTITASK_BENCH_TIMELINE=1` in the environment the whole run is
+//! recorded as a `:timeline` cell (its picture is printed at the end), to
+//! measure what recording costs.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -161,6 +164,13 @@ fn best_of(runs: usize, measure: impl Fn() -> f64) -> f64 {
 
 fn main() {
     multitask::attach();
+    if std::env::var_os("MULTITASK_BENCH_TIMELINE").is_some() {
+        // What the kernel does for a `:timeline` cell: arm, then start the next cell.
+        multitask::timeline::begin();
+        multitask::host::host()
+            .cell
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
     println!("spawn_join_fork_us {:.0} us", spawn_join_us());
     println!("mp_queue_msgs_per_s {:.0} msg/s", mp_queue_per_s());
     println!("thread_queue_msgs_per_s {:.0} msg/s", thread_queue_per_s());

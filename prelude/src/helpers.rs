@@ -13,9 +13,11 @@ use crate::state::{state, Role};
 /// notebook's interrupt stops it.
 pub fn sleep(seconds: f64) {
     let deadline = deadline_after(seconds);
-    wait_for(deadline, |slice| {
-        std::thread::sleep(slice);
-        None::<()>
+    crate::timeline::waiting(crate::timeline::Kind::Sleep, String::new, || {
+        wait_for(deadline, |slice| {
+            std::thread::sleep(slice);
+            None::<()>
+        })
     });
 }
 

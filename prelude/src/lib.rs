@@ -27,6 +27,7 @@ pub mod queue;
 mod report;
 mod state;
 pub mod threading;
+pub mod timeline;
 
 pub use error::Error;
 pub use helpers::{clear_output, ctime, getpid, getppid, input, randint, random, sleep};

@@ -22,6 +22,7 @@ pub(crate) extern "C" fn cell_end_hook() {
 /// Ends the running cell: see the module doc.
 pub(crate) fn end_cell() {
     let state = state();
+    let recording = crate::timeline::cell_ending(state);
     crate::report::forget_pending_panic();
     if host().interrupted.load(Ordering::SeqCst) {
         abort_main(state);
@@ -31,6 +32,9 @@ pub(crate) fn end_cell() {
         abort_main(state);
     }
     flush_standard_streams();
+    if let Some(end_began) = recording {
+        crate::timeline::finish(state, end_began);
+    }
 }
 
 /// Waits for what the main program started and stops the rest, Python's way.

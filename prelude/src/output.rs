@@ -75,6 +75,7 @@ pub fn write_text(stream: Stream, text: &str) {
     if crate::threading::current_thread_abandoned(state) {
         return;
     }
+    crate::timeline::printed(text);
     // Holding std's lock keeps the order with std's `print!` users and with a fork.
     match stream {
         Stream::Stdout => {

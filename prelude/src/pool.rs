@@ -74,7 +74,15 @@ impl<R> AsyncResult<R> {
         if let Some(outcome) = self.outcome.get() {
             return Some(outcome);
         }
-        let outcome = wait_for(deadline, |slice| self.source.wait_slice(slice))?;
+        // A result already there is taken without waiting (nor a wait to draw).
+        let outcome = match self.source.wait_slice(Duration::ZERO) {
+            Some(outcome) => outcome,
+            None if deadline.is_some_and(|deadline| deadline <= Instant::now()) => return None,
+            None => {
+                let wait = || wait_for(deadline, |slice| self.source.wait_slice(slice));
+                crate::timeline::waiting(crate::timeline::Kind::ResultWait, String::new, wait)?
+            }
+        };
         Some(self.outcome.get_or_init(|| outcome))
     }
 }

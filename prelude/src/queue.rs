@@ -9,6 +9,7 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex};
 
 use crate::interrupt::{deadline_after, wait_for};
+use crate::timeline::{self, Kind, Thinning};
 use crate::Error;
 
 /// A queue between threads, like Python's `queue.Queue(maxsize)`; `Clone`
@@ -24,7 +25,14 @@ struct QueueInner<T> {
     all_done: Condvar,
     /// 0 means no limit, as in Python.
     maxsize: usize,
+    thinning: OwnLine,
 }
+
+/// The queue's `:timeline` word, on a cache line of its own: every use reads
+/// it before taking the queue's lock, and none writes it while nothing is
+/// armed, so it stays in every CPU's cache.
+#[repr(align(64))]
+struct OwnLine(Thinning);
 
 struct Items<T> {
     queue: VecDeque<T>,
@@ -65,11 +73,13 @@ impl<T: Send> Queue<T> {
                 not_full: Condvar::new(),
                 all_done: Condvar::new(),
                 maxsize,
+                thinning: OwnLine(Thinning::new()),
             }),
         }
     }
 
     /// Adds `item`, waiting while the queue is full (Python's `q.put(item)`).
+    #[inline]
     pub fn put(&self, item: T) {
         self.put_until(item, None)
             .unwrap_or_else(|_| unreachable!("put without a deadline waits"));
@@ -87,6 +97,7 @@ impl<T: Send> Queue<T> {
     }
 
     /// Takes the oldest item, waiting while the queue is empty (Python's `q.get()`).
+    #[inline]
     pub fn get(&self) -> T {
         self.get_until(None)
             .unwrap_or_else(|_| unreachable!("get without a deadline waits"))
@@ -142,7 +153,21 @@ impl<T: Send> Queue<T> {
         });
     }
 
+    #[inline]
     fn put_until(&self, item: T, deadline: Option<Instant>) -> Result<(), Error> {
+        let object = (Arc::as_ptr(&self.inner) as u64, &self.inner.thinning.0);
+        let put = || self.put_waiting(item, deadline);
+        timeline::blocking(
+            Kind::QueuePut,
+            Kind::QueuePutWait,
+            object,
+            put,
+            Result::is_ok,
+        )
+    }
+
+    #[inline]
+    fn put_waiting(&self, item: T, deadline: Option<Instant>) -> Result<(), Error> {
         let inner = &*self.inner;
         let mut item = Some(item);
         wait_for(deadline, |slice| {
@@ -165,7 +190,21 @@ impl<T: Send> Queue<T> {
         .ok_or(Error::Full)
     }
 
+    #[inline]
     fn get_until(&self, deadline: Option<Instant>) -> Result<T, Error> {
+        let object = (Arc::as_ptr(&self.inner) as u64, &self.inner.thinning.0);
+        let get = || self.get_waiting(deadline);
+        timeline::blocking(
+            Kind::QueueGet,
+            Kind::QueueGetWait,
+            object,
+            get,
+            Result::is_ok,
+        )
+    }
+
+    #[inline]
+    fn get_waiting(&self, deadline: Option<Instant>) -> Result<T, Error> {
         let inner = &*self.inner;
         wait_for(deadline, |slice| {
             let mut items = inner.items.lock();

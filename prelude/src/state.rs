@@ -5,7 +5,7 @@
 //! `Process-N` / `Thread-N`, and the live-process budget. What happens at a
 //! cell's end lives in `lifecycle`.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::Sender;
@@ -17,6 +17,7 @@ use crate::mp::fork::ForkRequest;
 use crate::mp::process::ProcessShared;
 use crate::threading::os_threads::IdleThread;
 use crate::threading::ThreadShared;
+use crate::timeline::Recorder;
 
 /// Most processes (children and pool workers) one process may have alive at
 /// once: a fork storm becomes a clear error instead of a frozen machine.
@@ -96,6 +97,9 @@ pub(crate) struct State {
     /// The main thread's last panic, reported only if evcxr says the cell
     /// failed (a panic the cell catches itself is no error).
     pub(crate) pending_panic: Mutex<Option<Event>>,
+    /// This process's view of the `:timeline` recording (null until the
+    /// first `timeline::begin`; a forked child inherits it). Never freed.
+    pub(crate) recorder: AtomicPtr<Recorder>,
 }
 
 impl State {
@@ -122,6 +126,7 @@ impl State {
             serde_refusal: Mutex::new(None),
             interrupt_reported_cell: AtomicU64::new(0),
             pending_panic: Mutex::new(None),
+            recorder: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 
@@ -160,6 +165,7 @@ impl State {
 }
 
 /// The process's state, created (and the hooks installed) on first use.
+#[inline]
 pub(crate) fn state() -> &'static State {
     let pointer = host().state.load(Ordering::Acquire);
     if pointer.is_null() {
@@ -224,6 +230,14 @@ pub(crate) fn become_child(role: Role, identity: ProcessIdentity, process_limit:
         inherited.thread_counter.load(Ordering::Relaxed),
         Ordering::Relaxed,
     );
+    let recorder = inherited.recorder.load(Ordering::Acquire);
+    if !recorder.is_null() {
+        // SAFETY: recorders are leaked, never freed; the child maps the same segment.
+        let view = Recorder::inherit(unsafe { &*recorder });
+        fresh
+            .recorder
+            .store(Box::into_raw(Box::new(view)), Ordering::Release);
+    }
     // SAFETY: pthread_self has no preconditions.
     fresh
         .main_ident

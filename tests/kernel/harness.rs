@@ -403,3 +403,16 @@ pub fn descendants(pid: u32) -> Vec<u32> {
     found.remove(0);
     found
 }
+
+/// Fails unless every process in `family` is gone within five seconds.
+pub fn assert_all_gone(family: Vec<u32>) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while family.iter().any(|pid| process_alive(*pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left: Vec<u32> = family
+        .into_iter()
+        .filter(|pid| process_alive(*pid))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -109,9 +109,11 @@ fn run_child(setup: ChildSetup, parent_pid: libc::pid_t) -> ! {
             .load(std::sync::atomic::Ordering::SeqCst),
     );
     become_child(setup.role, setup.identity, budget);
+    crate::timeline::lane_started(None);
     let exit_code = catch_unwind(AssertUnwindSafe(setup.body)).unwrap_or(1);
     let _ = catch_unwind(|| crate::lifecycle::finish_main(state()));
     crate::lifecycle::flush_standard_streams();
+    crate::timeline::lane_ended(Some(exit_code));
     // SAFETY: ends this process without running the runtime's exit handlers.
     unsafe { libc::_exit(exit_code) }
 }

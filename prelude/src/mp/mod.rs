@@ -12,7 +12,7 @@ mod pipe;
 mod pool;
 pub(crate) mod process;
 mod queue;
-mod shm;
+pub(crate) mod shm;
 mod value;
 mod worker;
 

@@ -185,9 +185,12 @@ impl Pool {
             }
             control.all_workers().cloned().collect()
         };
-        for worker in workers {
-            worker.wait_exit(None);
-        }
+        let name = || "the pool's workers".to_string();
+        crate::timeline::waiting(crate::timeline::Kind::JoinProcess, name, || {
+            for worker in workers {
+                worker.wait_exit(None);
+            }
+        });
         let mut control = self.inner.control.lock();
         if control.phase == PoolPhase::Closed {
             control.phase = PoolPhase::Joined;

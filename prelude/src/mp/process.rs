@@ -14,6 +14,7 @@ use parking_lot::Mutex;
 use super::fork::{fork_child, ChildBody, ChildSetup};
 use crate::interrupt::{deadline_after, wait_for, POLL};
 use crate::state::{state, ProcessIdentity, Role};
+use crate::timeline::{self, Kind};
 
 /// How long a process gets to end after SIGTERM at a cell's end before SIGKILL.
 const TERMINATE_GRACE: Duration = Duration::from_secs(1);
@@ -190,6 +191,9 @@ impl ProcessShared {
                 .then(|| Arc::new(unsafe { OwnedFd::from_raw_fd(pidfd as libc::c_int) }));
         }
         state.processes.lock().push(self.clone());
+        if let Some(probe) = timeline::probe() {
+            probe.mark(Kind::ProcessStart, pid as i64, &self.name());
+        }
         Ok(())
     }
 
@@ -241,7 +245,8 @@ impl ProcessShared {
                 panic!("can only join a child process");
             }
         }
-        self.wait_exit(deadline).is_some()
+        let name = || self.name();
+        timeline::waiting(Kind::JoinProcess, name, || self.wait_exit(deadline)).is_some()
     }
 
     /// Waits (interruptibly) until the process ends; returns its exit code.
@@ -294,6 +299,7 @@ impl ProcessShared {
         slot.exitcode = Some(code);
         slot.pidfd = None;
         drop(slot);
+        timeline::child_reaped(pid, code);
         let state = state();
         state.release_processes(1);
         state

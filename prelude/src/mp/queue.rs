@@ -11,6 +11,7 @@ use super::feeder::Feeder;
 use super::shm::{Ring, LENGTH_BYTES};
 use super::{decode, encode, Message};
 use crate::interrupt::deadline_after;
+use crate::timeline::{self, Kind};
 use crate::Error;
 
 /// Bytes of shared memory behind each queue (frames wait here).
@@ -140,6 +141,18 @@ impl<T: Message> Queue<T> {
     }
 
     fn put_until(&self, item: T, deadline: Option<Instant>) -> Result<(), Error> {
+        let object = (Arc::as_ptr(&self.ring) as u64, &self.ring.thinning);
+        let put = || self.put_encoded(item, deadline);
+        timeline::blocking(
+            Kind::QueuePut,
+            Kind::QueuePutWait,
+            object,
+            put,
+            Result::is_ok,
+        )
+    }
+
+    fn put_encoded(&self, item: T, deadline: Option<Instant>) -> Result<(), Error> {
         let bytes = encode(&item)?;
         if bytes.len() + LENGTH_BYTES > QUEUE_BYTES {
             panic!(
@@ -160,7 +173,15 @@ impl<T: Message> Queue<T> {
     }
 
     fn get_until(&self, deadline: Option<Instant>) -> Result<T, Error> {
-        let bytes = self.ring.take(deadline).ok_or(Error::Empty)?;
+        let object = (Arc::as_ptr(&self.ring) as u64, &self.ring.thinning);
+        let take = || self.ring.take(deadline).ok_or(Error::Empty);
+        let bytes = timeline::blocking(
+            Kind::QueueGet,
+            Kind::QueueGetWait,
+            object,
+            take,
+            Result::is_ok,
+        )?;
         decode(&bytes)
     }
 }

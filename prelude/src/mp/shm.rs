@@ -229,6 +229,8 @@ pub(crate) const LENGTH_BYTES: usize = 4;
 /// A queue of byte frames in shared memory, safe for many processes and threads.
 pub(crate) struct Ring {
     memory: SharedMemory,
+    /// This process's `:timeline` countdown for the queue over this ring.
+    pub(crate) thinning: crate::timeline::Thinning,
 }
 
 impl Ring {
@@ -241,13 +243,17 @@ impl Ring {
             init_shared_mutex(&raw mut (*header).mutex);
             (*header).capacity = capacity as u64;
         }
-        Ok(Ring { memory })
+        Ok(Ring {
+            memory,
+            thinning: crate::timeline::Thinning::new(),
+        })
     }
 
     /// Maps a ring that process `owner_pid` created (see [`Ring::fd_number`]).
     pub(crate) fn open(owner_pid: u32, fd_number: i32) -> io::Result<Ring> {
         Ok(Ring {
             memory: SharedMemory::open(owner_pid, fd_number)?,
+            thinning: crate::timeline::Thinning::new(),
         })
     }
 

@@ -15,6 +15,7 @@ use super::shm::{Ring, SharedMemory};
 use super::{decode, encode, Message};
 use crate::report::panic_message;
 use crate::state::{state, Role};
+use crate::timeline::{self, Kind, Thinning};
 use crate::Error;
 
 /// Decodes the argument, calls the function, encodes the value.
@@ -76,6 +77,8 @@ pub(super) fn spawn_worker(
 
 /// A worker's loop: take a task, run it, send the outcome; exit on STOP.
 fn serve_tasks(index: usize, tasks: &Ring, results: &Ring, slots: &WorkerSlots) -> i32 {
+    // Thousands of tiny tasks are counted on the timeline, not timed one by one.
+    let thinning = Thinning::new();
     while let Some(frame) = tasks.take(None) {
         let word =
             |at: usize| u64::from_le_bytes(frame[at * 8..at * 8 + 8].try_into().expect("8 bytes"));
@@ -87,7 +90,11 @@ fn serve_tasks(index: usize, tasks: &Ring, results: &Ring, slots: &WorkerSlots) 
         // SAFETY: the parent checked that this trampoline exists in this worker
         // (it was loaded before the fork), and sent it as a `Trampoline`.
         let trampoline = unsafe { std::mem::transmute::<usize, Trampoline>(word(1) as usize) };
+        let timed = timeline::exact(Kind::Task, &thinning).map(|probe| (probe, timeline::now()));
         let outcome = trampoline(word(2) as usize, &frame[TASK_HEADER..]);
+        if let Some((probe, start)) = timed {
+            probe.span(Kind::Task, start, task as i64, "");
+        }
         let mut reply = task.to_le_bytes().to_vec();
         match outcome {
             Ok(value) => {

@@ -51,14 +51,20 @@ impl Event {
 
     fn wait_until(&self, deadline: Option<Instant>) -> bool {
         let (flag, changed) = &*self.inner;
-        wait_for(deadline, |slice| {
-            let mut set = flag.lock();
-            if !*set {
-                changed.wait_for(&mut set, slice);
-            }
-            set.then_some(())
-        })
-        .is_some()
+        if *flag.lock() {
+            return true;
+        }
+        let waited = || {
+            wait_for(deadline, |slice| {
+                let mut set = flag.lock();
+                if !*set {
+                    changed.wait_for(&mut set, slice);
+                }
+                set.then_some(())
+            })
+            .is_some()
+        };
+        crate::timeline::waiting(crate::timeline::Kind::EventWait, String::new, waited)
     }
 }
 

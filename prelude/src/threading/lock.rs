@@ -13,6 +13,7 @@ use parking_lot::lock_api::{RawMutex as _, RawMutexTimed as _};
 use parking_lot::RawMutex;
 
 use crate::interrupt::{deadline_after, wait_for};
+use crate::timeline::{self, Kind, Thinning};
 
 /// A mutual-exclusion lock, like Python's `threading.Lock()`; `Clone` shares
 /// the same lock. Any thread may release it, as in Python.
@@ -22,6 +23,8 @@ pub struct Lock<T = ()> {
 
 struct LockInner<T> {
     raw: RawMutex,
+    /// Next to the lock word, on the cache line a use touches anyway.
+    thinning: Thinning,
     value: UnsafeCell<T>,
 }
 
@@ -57,12 +60,14 @@ impl<T> Lock<T> {
         Lock {
             inner: Arc::new(LockInner {
                 raw: RawMutex::INIT,
+                thinning: Thinning::new(),
                 value: UnsafeCell::new(value),
             }),
         }
     }
 
     /// Waits until the lock is free and takes it (Python's `lock.acquire()`).
+    #[inline]
     pub fn acquire(&self) {
         self.acquire_until(None);
     }
@@ -78,6 +83,7 @@ impl<T> Lock<T> {
         if !self.inner.raw.is_locked() {
             panic!("release unlocked lock");
         }
+        timeline::frequent(Kind::LockRelease, self.object(), &self.inner.thinning);
         // SAFETY: the lock is held (Python lets any thread release it, and
         // parking_lot's raw mutex does not track an owner).
         unsafe { self.inner.raw.unlock() };
@@ -90,15 +96,41 @@ impl<T> Lock<T> {
 
     /// Takes the lock until the returned guard is dropped — Python's `with lock:`,
     /// written `{ let _held = lock.guard(); … }`; the guard also gives the value.
+    #[inline]
     pub fn guard(&self) -> LockGuard<'_, T> {
         self.acquire();
         LockGuard { lock: self }
     }
 
+    #[inline]
     fn acquire_until(&self, deadline: Option<Instant>) -> bool {
         if self.inner.raw.try_lock() {
+            // Nothing waited; noted once held, when the lock's cache line is ours.
+            timeline::frequent(Kind::LockAcquire, self.object(), &self.inner.thinning);
             return true;
         }
+        self.wait_to_acquire(deadline)
+    }
+
+    /// The lock is taken: wait for it (drawn as a wait when recorded).
+    #[cold]
+    #[inline(never)]
+    fn wait_to_acquire(&self, deadline: Option<Instant>) -> bool {
+        timeline::blocking(
+            Kind::LockAcquire,
+            Kind::LockWait,
+            (self.object(), &self.inner.thinning),
+            || self.take(deadline),
+            |&taken| taken,
+        )
+    }
+
+    /// Identifies the lock on a timeline.
+    fn object(&self) -> u64 {
+        Arc::as_ptr(&self.inner) as u64
+    }
+
+    fn take(&self, deadline: Option<Instant>) -> bool {
         wait_for(deadline, |slice| {
             self.inner.raw.try_lock_for(slice).then_some(())
         })
@@ -137,6 +169,11 @@ impl<T> Drop for LockGuard<'_, T> {
     fn drop(&mut self) {
         // Someone may have called `release()` by hand meanwhile: do not unlock twice.
         if self.lock.locked() {
+            timeline::frequent(
+                Kind::LockRelease,
+                self.lock.object(),
+                &self.lock.inner.thinning,
+            );
             // SAFETY: the lock is held.
             unsafe { self.lock.inner.raw.unlock() };
         }

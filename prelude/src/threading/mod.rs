@@ -18,6 +18,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::interrupt::{deadline_after, wait_for};
 use crate::state::{state, State};
+use crate::timeline::{self, Kind};
 
 pub use event::Event;
 pub use lock::{Lock, LockGuard};
@@ -115,6 +116,9 @@ impl Thread {
         let runner = shared.clone();
         match os_threads::run_job(Box::new(move || run_thread(runner, target))) {
             Ok(ident) => {
+                if let Some(probe) = timeline::probe() {
+                    probe.mark(Kind::ThreadStart, 0, &shared.name());
+                }
                 // Known at once: no need to wait for the thread to run.
                 shared.ident.store(ident, Ordering::Relaxed);
                 let mut phase = shared.phase.lock();
@@ -200,6 +204,8 @@ fn run_thread(shared: Arc<ThreadShared>, target: Box<dyn FnOnce() + Send>) {
     shared
         .native_id
         .store(unsafe { libc::gettid() } as u32, Ordering::Relaxed);
+    // After the ident is stored, so the lane finds the thread's name.
+    timeline::lane_started(Some(&shared.name()));
     {
         let _phase = shared.phase.lock();
         shared.phase_changed.notify_all();
@@ -207,6 +213,7 @@ fn run_thread(shared: Arc<ThreadShared>, target: Box<dyn FnOnce() + Send>) {
     // A panic was already reported by the hook; a quiet stop needs no report.
     let _ = catch_unwind(AssertUnwindSafe(target));
     crate::lifecycle::flush_standard_streams();
+    timeline::lane_ended(None);
     shared.finish(state());
 }
 
@@ -253,14 +260,17 @@ impl ThreadShared {
         if self.ident.load(Ordering::Relaxed) == unsafe { libc::pthread_self() } as u64 {
             panic!("cannot join current thread");
         }
-        wait_for(deadline, |slice| {
-            let mut phase = self.phase.lock();
-            if *phase != Phase::Stopped {
-                self.phase_changed.wait_for(&mut phase, slice);
-            }
-            (*phase == Phase::Stopped).then_some(())
-        })
-        .is_some()
+        let joined = || {
+            wait_for(deadline, |slice| {
+                let mut phase = self.phase.lock();
+                if *phase != Phase::Stopped {
+                    self.phase_changed.wait_for(&mut phase, slice);
+                }
+                (*phase == Phase::Stopped).then_some(())
+            })
+            .is_some()
+        };
+        timeline::waiting(Kind::JoinThread, || self.name(), joined)
     }
 
     /// Gives the thread up at its cell's end: its output is dropped from now on,

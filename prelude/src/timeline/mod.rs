@@ -1,0 +1,459 @@
+//! `:timeline`: a picture of what a cell ran. The kernel runs
+//! [`begin`] as a tiny cell of its own before a cell whose first line is
+//! `:timeline`; that arms recording for the next cell. While it runs, the
+//! prelude's calls note what they do (sleeps, joins, lock and queue
+//! operations and waits, process and thread starts and ends, printed lines)
+//! on the lane of the thread that does it, in a segment of shared memory
+//! that forked children inherit (see `recorder`); at the cell's end the
+//! cell-end hook draws the lanes as one SVG (see `svg`) and disarms.
+//! Unarmed, a lock or queue use costs one load of a word beside its own data
+//! (see [`Thinning`]); the other hooks (sleep, join, print) a look at the
+//! process's state for a recorder.
+
+mod marks;
+mod recorder;
+mod svg;
+#[cfg(test)]
+mod tests;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::host::{host, Event};
+use crate::state::{state, Role, State};
+use recorder::Record;
+
+pub(crate) use recorder::{now, Recorder};
+
+/// What happened, as recorded; spans have a start and an end, marks only a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Kind {
+    /// `sleep(seconds)` (span).
+    Sleep = 1,
+    /// Waiting in `Thread::join` (span; the text names the thread).
+    JoinThread,
+    /// Waiting in `Process::join` (span; the text names the process).
+    JoinProcess,
+    /// Waiting for a lock someone else holds (span).
+    LockWait,
+    /// A lock taken (mark, frequent).
+    LockAcquire,
+    /// A lock given back (mark, frequent).
+    LockRelease,
+    /// An item put on a queue (mark, frequent).
+    QueuePut,
+    /// An item taken from a queue (mark, frequent).
+    QueueGet,
+    /// Waiting for an item (span).
+    QueueGetWait,
+    /// Waiting for room in a full queue (span).
+    QueuePutWait,
+    /// Waiting for a `threading::Event` (span).
+    EventWait,
+    /// A process started (mark; the text names it, arg is its pid).
+    ProcessStart,
+    /// A child reaped (mark on the reaper's lane; arg is its pid, count its exit code).
+    ProcessExit,
+    /// A thread started (mark; the text names it).
+    ThreadStart,
+    /// A printed line (mark, frequent; the text is the line).
+    Print,
+    /// A pool worker running a task (span; arg is the task number).
+    Task,
+    /// The cell's end waiting for its threads and processes (span).
+    CellEnd,
+    /// Many frequent events of one kind, counted (span; class is their kind).
+    Burst,
+    /// Waiting for a pool task's result (span).
+    ResultWait,
+}
+
+impl Kind {
+    /// Every kind, in the order of their numbers.
+    const ALL: [Kind; 19] = [
+        Kind::Sleep,
+        Kind::JoinThread,
+        Kind::JoinProcess,
+        Kind::LockWait,
+        Kind::LockAcquire,
+        Kind::LockRelease,
+        Kind::QueuePut,
+        Kind::QueueGet,
+        Kind::QueueGetWait,
+        Kind::QueuePutWait,
+        Kind::EventWait,
+        Kind::ProcessStart,
+        Kind::ProcessExit,
+        Kind::ThreadStart,
+        Kind::Print,
+        Kind::Task,
+        Kind::CellEnd,
+        Kind::Burst,
+        Kind::ResultWait,
+    ];
+
+    /// The kind numbered `number`.
+    pub(crate) fn from_u8(number: u8) -> Option<Kind> {
+        Kind::ALL.get((number as usize).checked_sub(1)?).copied()
+    }
+
+    /// Whether it can repeat millions of times (and is counted in runs).
+    pub(crate) fn is_frequent(self) -> bool {
+        matches!(
+            self,
+            Kind::LockAcquire
+                | Kind::LockRelease
+                | Kind::QueuePut
+                | Kind::QueueGet
+                | Kind::Print
+                | Kind::Task
+        )
+    }
+
+    /// Whether it is the wait of a frequent event (drawn, but part of its run).
+    pub(crate) fn is_wait(self) -> bool {
+        matches!(
+            self,
+            Kind::LockWait | Kind::QueueGetWait | Kind::QueuePutWait
+        )
+    }
+
+    /// Kinds that repeat together in one run (acquire and release of a lock).
+    pub(crate) fn run_class(self) -> Kind {
+        match self {
+            Kind::LockRelease => Kind::LockAcquire,
+            other => other,
+        }
+    }
+}
+
+/// Arms `:timeline` for the cell after the one running now (the kernel runs
+/// this as a tiny cell of its own just before the `:timeline` cell).
+pub fn begin() {
+    let state = state();
+    let mut recorder = state.recorder.load(Ordering::Acquire);
+    if recorder.is_null() {
+        match Recorder::create() {
+            Ok(created) => {
+                recorder = Box::into_raw(Box::new(created));
+                state.recorder.store(recorder, Ordering::Release);
+            }
+            Err(error) => {
+                crate::eprintln!(":timeline is not available: {error}");
+                return;
+            }
+        }
+    }
+    // SAFETY: recorders are leaked, never freed.
+    let recorder = unsafe { &*recorder };
+    recorder.arm(host().cell.load(Ordering::SeqCst) + 1);
+}
+
+/// The calling thread's place in an armed recording.
+pub(crate) struct Probe {
+    recorder: &'static Recorder,
+    lane: usize,
+}
+
+/// This process's recorder, if one is armed for what runs now.
+#[inline]
+fn armed(state: &State) -> Option<&'static Recorder> {
+    let recorder = state.recorder.load(Ordering::Relaxed);
+    if recorder.is_null() {
+        return None;
+    }
+    // SAFETY: recorders are leaked, never freed.
+    let recorder: &'static Recorder = unsafe { &*recorder };
+    let target = recorder.target();
+    // In the runtime, the armed cell is the next one: the cells between wait.
+    let started = target != 0
+        && (state.role != Role::Runtime || host().cell.load(Ordering::Relaxed) >= target);
+    started.then_some(recorder)
+}
+
+/// Whether a recording is armed at all (for this cell or the next): loads only.
+#[inline]
+fn armed_anywhere() -> bool {
+    let recorder = state().recorder.load(Ordering::Relaxed);
+    // SAFETY: recorders are leaked, never freed.
+    !recorder.is_null() && unsafe { &*recorder }.target() != 0
+}
+
+/// The calling thread's lane when recording (registered on first use);
+/// `None`, after one load, when nothing is armed.
+#[inline]
+pub(crate) fn probe() -> Option<Probe> {
+    let state = state();
+    let recorder = armed(state)?;
+    let ident = crate::threading::get_ident();
+    let lane = match recorder.find_lane(ident) {
+        Some(lane) => lane?,
+        None => register(state, recorder, ident, None)?,
+    };
+    Some(Probe { recorder, lane })
+}
+
+/// Gives the calling thread a lane, named as Python would name it.
+fn register(state: &State, recorder: &Recorder, ident: u64, known: Option<&str>) -> Option<usize> {
+    let main = known.is_none() && crate::threading::is_main_thread();
+    // A daemon thread abandoned by an earlier cell is no part of this one.
+    if !main && crate::threading::current_thread_abandoned(state) {
+        return None;
+    }
+    let thread = match known {
+        Some(name) => name.to_string(),
+        None if main => "MainThread".to_string(),
+        None => crate::threading::current_thread_record(state)
+            .map(|thread| thread.name())
+            .unwrap_or_else(|| crate::threading::current_thread().name().to_string()),
+    };
+    let name = match (state.role, main) {
+        (Role::Runtime, _) => thread,
+        (_, true) => state.identity.name.clone(),
+        (_, false) => format!("{}: {thread}", state.identity.name),
+    };
+    recorder.register(ident, &name, main)
+}
+
+impl Probe {
+    /// Counts a frequent event; whether it must be recorded exactly (with
+    /// [`Probe::mark`]) — later repeats of a run are only counted.
+    #[inline]
+    pub(crate) fn frequent(&self, kind: Kind, object: u64) -> bool {
+        self.recorder.frequent(self.lane, kind, object, 1)
+    }
+
+    /// Records a mark of `kind` now.
+    pub(crate) fn mark(&self, kind: Kind, arg: i64, text: &str) {
+        self.mark_at(kind, now(), arg, 0, text);
+    }
+
+    /// Records a mark of `kind` at `time`, with `count` (an exit code, for `ProcessExit`).
+    pub(crate) fn mark_at(&self, kind: Kind, time: u64, arg: i64, count: u32, text: &str) {
+        let record = Record {
+            start: time,
+            end: time,
+            arg,
+            count,
+            ..Record::default()
+        };
+        self.recorder.write(self.lane, kind, record, text);
+    }
+
+    /// Records a span of `kind` from `start` until now; returns now.
+    pub(crate) fn span(&self, kind: Kind, start: u64, arg: i64, text: &str) -> u64 {
+        let end = now();
+        let record = Record {
+            start,
+            end,
+            arg,
+            count: 1,
+            ..Record::default()
+        };
+        self.recorder.write(self.lane, kind, record, text);
+        end
+    }
+}
+
+/// Waits shorter than this are not drawn as waits (nanoseconds).
+pub(crate) const SHORTEST_WAIT: u64 = 50_000;
+
+/// How many uses of a lock or queue one look at the recorder stands for,
+/// once its run is only counted.
+const THIN: u32 = 256;
+
+/// [`Thinning`]'s value for an object made while nothing was armed.
+const UNRECORDED: u32 = u32::MAX;
+
+/// What each lock and queue keeps, next to its own hot data, so that the
+/// recorder costs it almost nothing. An object made while nothing is armed
+/// (before the `:timeline` cell) is not drawn: a use costs one load of this
+/// word. An object made while armed counts down: while
+/// above zero a use skips the recorder (a load and a store on a cache line
+/// the use touches anyway); at zero it looks at the recorder, which either
+/// records the use exactly (the first repeats of a run) or counts it as
+/// [`THIN`] uses and resets the countdown. A look that finds nothing armed
+/// makes the object unrecorded again.
+#[derive(Debug)]
+pub(crate) struct Thinning(AtomicU32);
+
+impl Thinning {
+    /// The word for an object made now.
+    pub(crate) fn new() -> Thinning {
+        Thinning(AtomicU32::new(if armed_anywhere() {
+            0
+        } else {
+            UNRECORDED
+        }))
+    }
+
+    /// The calling thread's probe when this use must be recorded exactly.
+    #[inline]
+    fn exact(&self, kind: Kind, object: u64) -> Option<Probe> {
+        match self.0.load(Ordering::Relaxed) {
+            UNRECORDED => None,
+            0 => self.look(kind, object),
+            left => {
+                self.0.store(left - 1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// Asks the recorder about one use (once per [`THIN`] uses at most, once
+    /// a run is counted): kept out of line, so the object's own path stays short.
+    #[cold]
+    #[inline(never)]
+    fn look(&self, kind: Kind, object: u64) -> Option<Probe> {
+        let Some(probe) = probe() else {
+            let next = if armed_anywhere() {
+                THIN - 1
+            } else {
+                UNRECORDED
+            };
+            self.0.store(next, Ordering::Relaxed);
+            return None;
+        };
+        if probe
+            .recorder
+            .frequent(probe.lane, kind, object, THIN as u64)
+        {
+            return Some(probe);
+        }
+        self.0.store(THIN - 1, Ordering::Relaxed);
+        None
+    }
+}
+
+/// Runs a blocking `operation` of a frequent kind on `object`: the first
+/// repeats of a run are timed (a wait longer than [`SHORTEST_WAIT`] becomes a
+/// `wait` span), later ones only counted (see [`Thinning`]).
+#[inline]
+pub(crate) fn blocking<T>(
+    kind: Kind,
+    wait: Kind,
+    object: (u64, &Thinning),
+    operation: impl FnOnce() -> T,
+    succeeded: impl FnOnce(&T) -> bool,
+) -> T {
+    let (object, thinning) = object;
+    let Some(probe) = thinning.exact(kind, object) else {
+        return operation();
+    };
+    let start = now();
+    let value = operation();
+    let end = now();
+    if end - start > SHORTEST_WAIT {
+        probe.span(wait, start, object as i64, "");
+    }
+    if succeeded(&value) {
+        probe.mark_at(kind, end, object as i64, 0, "");
+    }
+    value
+}
+
+/// Runs `operation`, a wait of `kind` (sleep, join), and records it as a span.
+pub(crate) fn waiting<T>(
+    kind: Kind,
+    text: impl FnOnce() -> String,
+    operation: impl FnOnce() -> T,
+) -> T {
+    let Some(probe) = probe() else {
+        return operation();
+    };
+    let start = now();
+    let value = operation();
+    probe.span(kind, start, 0, &text());
+    value
+}
+
+/// Records a non-blocking frequent event (a lock's release) on `object`.
+#[inline]
+pub(crate) fn frequent(kind: Kind, object: u64, thinning: &Thinning) {
+    if let Some(probe) = thinning.exact(kind, object) {
+        probe.mark(kind, object as i64, "");
+    }
+}
+
+/// Records a printed text, line by line (event lines for the kernel excepted).
+pub(crate) fn printed(text: &str) {
+    if text.starts_with(crate::host::EVENT_PREFIX) || text.starts_with("EVCXR") {
+        return;
+    }
+    let Some(probe) = probe() else {
+        return;
+    };
+    for line in text.lines() {
+        if probe.frequent(Kind::Print, 0) {
+            probe.mark(Kind::Print, 0, line);
+        }
+    }
+}
+
+/// A new prelude thread (named `thread`) or, with `None`, a new process's
+/// main thread starts on the calling thread: gives it a fresh lane (an OS
+/// thread reused for another prelude thread gets a new one).
+pub(crate) fn lane_started(thread: Option<&str>) {
+    let state = state();
+    if let Some(recorder) = armed(state) {
+        register(state, recorder, crate::threading::get_ident(), thread);
+    }
+}
+
+/// The calling thread's probe if this use of a frequent `kind` (counted per
+/// `thinning`, see [`Thinning`]) must be recorded exactly.
+#[inline]
+pub(crate) fn exact(kind: Kind, thinning: &Thinning) -> Option<Probe> {
+    thinning.exact(kind, 0)
+}
+
+/// The calling thread's lane ends (with the exit code, for a process's main thread).
+pub(crate) fn lane_ended(exit: Option<i32>) {
+    if let Some(probe) = probe() {
+        probe.recorder.end_lane(probe.lane, exit);
+    }
+}
+
+/// A child was reaped with exit code `code`: its lane ends there (a child
+/// killed by a signal could not say so itself).
+pub(crate) fn child_reaped(pid: u32, code: i32) {
+    if let Some(probe) = probe() {
+        probe.mark_at(Kind::ProcessExit, now(), pid as i64, code as u32, "");
+    }
+}
+
+/// At the runtime's cell end: when this cell is being recorded, the time the
+/// end began (to draw the wait for threads and processes).
+pub(crate) fn cell_ending(state: &State) -> Option<u64> {
+    let recorder = armed(state)?;
+    (state.role == Role::Runtime && recorder.target() == host().cell.load(Ordering::SeqCst))
+        .then(now)
+}
+
+/// Ends the recorded cell: draws what was recorded, shows it, disarms.
+pub(crate) fn finish(state: &State, end_began: u64) {
+    if let Some(probe) = probe() {
+        probe.span(Kind::CellEnd, end_began, 0, "");
+    }
+    let Some(recorder) = armed(state) else {
+        return;
+    };
+    let finished = now();
+    recorder.disarm();
+    let (lanes, dropped) = recorder.dump();
+    let picture = svg::render(lanes, std::process::id(), finished, dropped);
+    crate::display::send_event(&Event::Display {
+        data: vec![
+            ("image/svg+xml".to_string(), picture.svg),
+            (
+                "text/plain".to_string(),
+                format!(
+                    "<timeline: {} lanes, {} events>",
+                    picture.lanes, picture.events
+                ),
+            ),
+        ],
+        display_id: None,
+        update: false,
+    });
+}

@@ -1,0 +1,500 @@
+//! Where a `:timeline` cell's events go while it runs: one shared-memory
+//! segment (a memfd mapped `MAP_SHARED`, created by the runtime's first
+//! [`begin`](super::begin) and inherited by every fork), so events of child
+//! processes and pool workers are in the parent's hands the moment they are
+//! written — nothing to flush, and a child killed by SIGKILL loses at most the
+//! record it was writing. The segment holds a header (armed or not), a table
+//! of lanes (one per thread of every process) and chunks of fixed-size
+//! records; each lane writes only to chunks it claimed, so threads never
+//! contend. A lane also keeps its current *run* (repeats of one frequent
+//! event, e.g. a lock taken a million times): the first [`EXACT`] events of a
+//! run are recorded one by one, the rest only counted, the clock read once
+//! every [`SAMPLE`] of them, and summed up in one burst record.
+
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+use super::Kind;
+use crate::mp::shm::SharedMemory;
+
+/// Events of one run recorded one by one before the rest are only counted.
+pub(crate) const EXACT: u32 = 16;
+/// A counted run reads the clock once per this many events.
+const SAMPLE: u64 = 64;
+/// Lanes (threads, across all processes) one session can hold.
+pub(crate) const MAX_LANES: usize = 4096;
+/// Index value of a thread that found no room for a lane.
+const NO_LANE: u32 = u32::MAX;
+/// Longest lane name kept, in bytes.
+const NAME_BYTES: usize = 96;
+/// Bytes of one chunk, header included.
+const CHUNK_BYTES: usize = 4 << 10;
+/// Chunks in the segment (32 MiB, of which only the pages touched cost memory).
+const MAX_CHUNKS: usize = 8192;
+/// Slots in a process's lane index (thread ident → lane).
+const INDEX_SLOTS: usize = 512;
+/// Longest text kept with an event (a printed line), in bytes.
+pub(crate) const TEXT_BYTES: usize = 240;
+
+/// The segment's first bytes.
+#[repr(C)]
+struct Header {
+    /// The cell being recorded; 0 when nothing is armed.
+    target: AtomicU64,
+    /// Bumped by every `begin`, so lanes of an older session are not reused.
+    generation: AtomicU32,
+    lanes: AtomicU32,
+    chunks: AtomicU32,
+    /// Events that found no room.
+    dropped: AtomicU64,
+}
+
+/// One thread's lane: who it is, when it lived, and its current run.
+#[repr(C, align(64))]
+pub(crate) struct LaneSlot {
+    /// 1 once the fields below `ready` are written.
+    ready: AtomicU32,
+    pid: AtomicU32,
+    /// 1 for a process's main thread.
+    main: AtomicU32,
+    name_length: AtomicU32,
+    start: AtomicU64,
+    end: AtomicU64,
+    /// Exit code of a process's main lane, plus one (0: unknown).
+    exit: AtomicI32,
+    /// The current chunk, plus one (0: none yet).
+    chunk: AtomicU32,
+    run_kind: AtomicU32,
+    run_length: AtomicU32,
+    run_object: AtomicU64,
+    burst_count: AtomicU64,
+    burst_start: AtomicU64,
+    burst_end: AtomicU64,
+    name: [u8; NAME_BYTES],
+}
+
+/// One chunk's header; its records follow.
+#[repr(C)]
+struct ChunkHeader {
+    lane: AtomicU32,
+    /// Record slots written and published.
+    used: AtomicU32,
+    _padding: [u64; 3],
+}
+
+/// One record slot. A record with text is followed by slots holding the text.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Record {
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    pub(crate) arg: i64,
+    pub(crate) count: u32,
+    pub(crate) kind: u8,
+    /// For a burst: the kind of the events it counts.
+    pub(crate) class: u8,
+    pub(crate) text_length: u16,
+}
+
+const SLOT_BYTES: usize = std::mem::size_of::<Record>();
+const SLOTS_PER_CHUNK: usize = (CHUNK_BYTES - std::mem::size_of::<ChunkHeader>()) / SLOT_BYTES;
+const LANES_OFFSET: usize = 4096;
+const CHUNKS_OFFSET: usize = LANES_OFFSET + MAX_LANES * std::mem::size_of::<LaneSlot>();
+const SEGMENT_BYTES: usize = CHUNKS_OFFSET + MAX_CHUNKS * CHUNK_BYTES;
+
+/// A process's view of the segment: the shared memory plus its own index
+/// from thread ident to lane (a forked child starts a fresh index).
+pub(crate) struct Recorder {
+    memory: &'static SharedMemory,
+    /// `(ident, generation << 32 | lane)` pairs; ident 0 is a free slot.
+    index: Box<[(AtomicU64, AtomicU64)]>,
+    registering: Mutex<()>,
+}
+
+/// What the renderer gets of one lane.
+pub(crate) struct LaneDump {
+    pub(crate) pid: u32,
+    pub(crate) main: bool,
+    pub(crate) name: String,
+    pub(crate) start: u64,
+    pub(crate) end: Option<u64>,
+    pub(crate) exit: Option<i32>,
+    pub(crate) records: Vec<(Record, String)>,
+}
+
+/// The monotonic clock in nanoseconds; system-wide, so children's times compare.
+pub(crate) fn now() -> u64 {
+    let mut time = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into a live timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut time) };
+    time.tv_sec as u64 * 1_000_000_000 + time.tv_nsec as u64
+}
+
+impl Recorder {
+    /// A new segment, nothing armed.
+    pub(crate) fn create() -> std::io::Result<Recorder> {
+        let memory = Box::leak(Box::new(SharedMemory::create(SEGMENT_BYTES)?));
+        Ok(Recorder::over(memory))
+    }
+
+    /// This process's view of the segment `parent` (the forking process's) maps.
+    pub(crate) fn inherit(parent: &Recorder) -> Recorder {
+        Recorder::over(parent.memory)
+    }
+
+    fn over(memory: &'static SharedMemory) -> Recorder {
+        Recorder {
+            memory,
+            index: (0..INDEX_SLOTS)
+                .map(|_| (AtomicU64::new(0), AtomicU64::new(0)))
+                .collect(),
+            registering: Mutex::new(()),
+        }
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: the segment starts with a zero-initialised header.
+        unsafe { &*self.memory.address().cast::<Header>() }
+    }
+
+    pub(crate) fn lane(&self, index: usize) -> &LaneSlot {
+        // SAFETY: index < MAX_LANES, inside the segment's lane table.
+        unsafe {
+            &*self
+                .memory
+                .address()
+                .add(LANES_OFFSET)
+                .cast::<LaneSlot>()
+                .add(index)
+        }
+    }
+
+    fn chunk(&self, index: usize) -> *mut u8 {
+        // SAFETY: index < MAX_CHUNKS, inside the segment.
+        unsafe {
+            self.memory
+                .address()
+                .add(CHUNKS_OFFSET + index * CHUNK_BYTES)
+        }
+    }
+
+    /// The armed cell, or 0.
+    pub(crate) fn target(&self) -> u64 {
+        self.header().target.load(Ordering::Relaxed)
+    }
+
+    /// Forgets the last session and records from now on for cell `target`.
+    pub(crate) fn arm(&self, target: u64) {
+        let header = self.header();
+        header.target.store(0, Ordering::SeqCst);
+        header.generation.fetch_add(1, Ordering::SeqCst);
+        header.lanes.store(0, Ordering::SeqCst);
+        header.chunks.store(0, Ordering::SeqCst);
+        header.dropped.store(0, Ordering::SeqCst);
+        header.target.store(target, Ordering::SeqCst);
+    }
+
+    /// Stops recording (in every process).
+    pub(crate) fn disarm(&self) {
+        self.header().target.store(0, Ordering::SeqCst);
+    }
+
+    /// The calling thread's lane in this session: `None` if it has not
+    /// registered yet, `Some(None)` if there was no room for it.
+    #[inline]
+    pub(crate) fn find_lane(&self, ident: u64) -> Option<Option<usize>> {
+        let generation = self.header().generation.load(Ordering::Relaxed) as u64;
+        let start = hash(ident);
+        for probe in 0..INDEX_SLOTS {
+            let (key, value) = &self.index[(start + probe) % INDEX_SLOTS];
+            match key.load(Ordering::Acquire) {
+                0 => return None,
+                known if known == ident => {
+                    let value = value.load(Ordering::Acquire);
+                    let lane = value as u32;
+                    return (value >> 32 == generation)
+                        .then_some((lane != NO_LANE).then_some(lane as usize));
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Gives the calling thread (`ident`) a new lane named `name`, starting now.
+    pub(crate) fn register(&self, ident: u64, name: &str, main: bool) -> Option<usize> {
+        let _registering = self.registering.lock();
+        let header = self.header();
+        let generation = header.generation.load(Ordering::SeqCst) as u64;
+        let claimed = header.lanes.fetch_add(1, Ordering::SeqCst) as usize;
+        let lane = (claimed < MAX_LANES).then_some(claimed);
+        match lane {
+            Some(lane) => self.fill_lane(lane, name, main),
+            None => {
+                header.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.index_lane(ident, generation, lane);
+        lane
+    }
+
+    /// Writes who owns `lane` and that it starts now.
+    fn fill_lane(&self, lane: usize, name: &str, main: bool) {
+        let slot = self.lane(lane);
+        let name = truncate(name, NAME_BYTES);
+        // SAFETY: the lane was just claimed by this thread alone; the name
+        // bytes are only read once `ready` is set.
+        unsafe {
+            let bytes = slot.name.as_ptr().cast_mut();
+            std::ptr::copy_nonoverlapping(name.as_ptr(), bytes, name.len());
+        }
+        slot.name_length.store(name.len() as u32, Ordering::Relaxed);
+        slot.pid.store(std::process::id(), Ordering::Relaxed);
+        slot.main.store(main as u32, Ordering::Relaxed);
+        slot.start.store(now(), Ordering::Relaxed);
+        for field in [&slot.end, &slot.run_object] {
+            field.store(0, Ordering::Relaxed);
+        }
+        for field in [&slot.burst_count, &slot.burst_start, &slot.burst_end] {
+            field.store(0, Ordering::Relaxed);
+        }
+        for field in [&slot.chunk, &slot.run_kind, &slot.run_length] {
+            field.store(0, Ordering::Relaxed);
+        }
+        slot.exit.store(0, Ordering::Relaxed);
+        slot.ready.store(1, Ordering::Release);
+    }
+
+    /// Points `ident` at `lane` (or at no lane) in this process's index.
+    fn index_lane(&self, ident: u64, generation: u64, lane: Option<usize>) {
+        // The thread's own slot, else a free one, else one of an older session.
+        let start = hash(ident);
+        let mut chosen = None;
+        for probe in 0..INDEX_SLOTS {
+            let index = (start + probe) % INDEX_SLOTS;
+            let known = self.index[index].0.load(Ordering::Acquire);
+            if known == 0 || known == ident {
+                chosen = Some(index);
+                break;
+            }
+            let stale = self.index[index].1.load(Ordering::Acquire) >> 32 != generation;
+            if stale && chosen.is_none() {
+                chosen = Some(index);
+            }
+        }
+        if let Some(index) = chosen {
+            let (key, value) = &self.index[index];
+            let lane = lane.map_or(NO_LANE, |lane| lane as u32);
+            value.store(generation << 32 | lane as u64, Ordering::Release);
+            key.store(ident, Ordering::Release);
+        }
+    }
+
+    /// Counts a frequent event (`kind` on `object`) on `lane`; whether it
+    /// must be recorded exactly (the first [`EXACT`] of its run) or was only
+    /// counted — then as `weight` events (it stands for the repeats the
+    /// caller will skip, see `Thinning`).
+    #[inline]
+    pub(crate) fn frequent(&self, lane: usize, kind: Kind, object: u64, weight: u64) -> bool {
+        let slot = self.lane(lane);
+        let length = slot.run_length.load(Ordering::Relaxed);
+        if length > 0
+            && slot.run_kind.load(Ordering::Relaxed) == kind.run_class() as u32
+            && slot.run_object.load(Ordering::Relaxed) == object
+        {
+            if length < EXACT {
+                slot.run_length.store(length + 1, Ordering::Relaxed);
+                return true;
+            }
+            let before = slot.burst_count.load(Ordering::Relaxed);
+            let count = before + weight;
+            slot.burst_count.store(count, Ordering::Relaxed);
+            if before == 0 {
+                let time = now();
+                slot.burst_start.store(time, Ordering::Relaxed);
+                slot.burst_end.store(time, Ordering::Relaxed);
+            } else if before / SAMPLE != count / SAMPLE {
+                slot.burst_end.store(now(), Ordering::Relaxed);
+            }
+            return false;
+        }
+        self.close_run(lane);
+        slot.run_kind
+            .store(kind.run_class() as u32, Ordering::Relaxed);
+        slot.run_object.store(object, Ordering::Relaxed);
+        slot.run_length.store(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Writes the counted part of `lane`'s run as one burst record, and ends the run.
+    fn close_run(&self, lane: usize) {
+        let slot = self.lane(lane);
+        if slot.run_length.swap(0, Ordering::Relaxed) == 0 {
+            return;
+        }
+        let count = slot.burst_count.swap(0, Ordering::Relaxed);
+        if count > 0 {
+            let record = Record {
+                start: slot.burst_start.load(Ordering::Relaxed),
+                end: slot.burst_end.load(Ordering::Relaxed),
+                arg: slot.run_object.load(Ordering::Relaxed) as i64,
+                count: count.min(u32::MAX as u64) as u32,
+                class: slot.run_kind.load(Ordering::Relaxed) as u8,
+                ..Record::default()
+            };
+            self.append(lane, Kind::Burst, record, "");
+        }
+    }
+
+    /// Records one event on `lane` (ending its run first).
+    pub(crate) fn write(&self, lane: usize, kind: Kind, record: Record, text: &str) {
+        // A frequent event (or the wait before it) was counted in its run by `frequent`.
+        if !kind.is_frequent() && !kind.is_wait() {
+            self.close_run(lane);
+        }
+        self.append(lane, kind, record, text);
+    }
+
+    fn append(&self, lane: usize, kind: Kind, mut record: Record, text: &str) {
+        let text = truncate(text, TEXT_BYTES);
+        record.kind = kind as u8;
+        record.text_length = text.len() as u16;
+        let needed = 1 + text.len().div_ceil(SLOT_BYTES);
+        let slot = self.lane(lane);
+        let header = self.header();
+        let mut chunk = slot.chunk.load(Ordering::Relaxed) as usize;
+        let mut used = 0;
+        if chunk > 0 {
+            used = self.chunk_header(chunk - 1).used.load(Ordering::Relaxed) as usize;
+        }
+        if chunk == 0 || used + needed > SLOTS_PER_CHUNK {
+            let claimed = header.chunks.fetch_add(1, Ordering::SeqCst) as usize;
+            if claimed >= MAX_CHUNKS {
+                header.dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            let chunk_header = self.chunk_header(claimed);
+            chunk_header.used.store(0, Ordering::Relaxed);
+            chunk_header.lane.store(lane as u32, Ordering::Release);
+            chunk = claimed + 1;
+            used = 0;
+            slot.chunk.store(chunk as u32, Ordering::Relaxed);
+        }
+        // SAFETY: slots `used..used + needed` of a chunk this lane owns, not
+        // yet published (`used` is stored after them).
+        unsafe {
+            let slots = self
+                .chunk(chunk - 1)
+                .add(std::mem::size_of::<ChunkHeader>())
+                .cast::<Record>()
+                .add(used);
+            slots.write_unaligned(record);
+            std::ptr::copy_nonoverlapping(text.as_ptr(), slots.add(1).cast::<u8>(), text.len());
+        }
+        self.chunk_header(chunk - 1)
+            .used
+            .store((used + needed) as u32, Ordering::Release);
+    }
+
+    fn chunk_header(&self, index: usize) -> &ChunkHeader {
+        // SAFETY: chunks start with their header.
+        unsafe { &*self.chunk(index).cast::<ChunkHeader>() }
+    }
+
+    /// Marks `lane` ended now, with a process's exit code if it is one's main thread.
+    pub(crate) fn end_lane(&self, lane: usize, exit: Option<i32>) {
+        self.close_run(lane);
+        let slot = self.lane(lane);
+        slot.end.store(now(), Ordering::Release);
+        if let Some(code) = exit {
+            slot.exit.store(code.saturating_add(1), Ordering::Release);
+        }
+    }
+
+    /// Everything recorded in this session, lane by lane, with open runs closed.
+    pub(crate) fn dump(&self) -> (Vec<LaneDump>, u64) {
+        let header = self.header();
+        let lanes = (header.lanes.load(Ordering::SeqCst) as usize).min(MAX_LANES);
+        let mut dumps: Vec<LaneDump> = (0..lanes)
+            .map(|index| {
+                let slot = self.lane(index);
+                let ready = slot.ready.load(Ordering::Acquire) == 1;
+                let length = (slot.name_length.load(Ordering::Relaxed) as usize).min(NAME_BYTES);
+                let mut records = Vec::new();
+                let count = slot.burst_count.load(Ordering::Relaxed);
+                if ready && count > 0 {
+                    let record = Record {
+                        start: slot.burst_start.load(Ordering::Relaxed),
+                        end: slot.burst_end.load(Ordering::Relaxed),
+                        arg: slot.run_object.load(Ordering::Relaxed) as i64,
+                        count: count.min(u32::MAX as u64) as u32,
+                        kind: Kind::Burst as u8,
+                        class: slot.run_kind.load(Ordering::Relaxed) as u8,
+                        text_length: 0,
+                    };
+                    records.push((record, String::new()));
+                }
+                let exit = slot.exit.load(Ordering::Acquire);
+                LaneDump {
+                    pid: slot.pid.load(Ordering::Relaxed),
+                    main: slot.main.load(Ordering::Relaxed) == 1,
+                    name: String::from_utf8_lossy(&slot.name[..length]).into_owned(),
+                    start: slot.start.load(Ordering::Relaxed),
+                    end: Some(slot.end.load(Ordering::Acquire)).filter(|&end| end != 0),
+                    exit: (exit != 0).then(|| exit - 1),
+                    records,
+                }
+            })
+            .collect();
+        let chunks = (header.chunks.load(Ordering::SeqCst) as usize).min(MAX_CHUNKS);
+        for chunk in 0..chunks {
+            let chunk_header = self.chunk_header(chunk);
+            let used = (chunk_header.used.load(Ordering::Acquire) as usize).min(SLOTS_PER_CHUNK);
+            let lane = chunk_header.lane.load(Ordering::Acquire) as usize;
+            let Some(dump) = dumps.get_mut(lane) else {
+                continue;
+            };
+            // SAFETY: the first `used` slots of the chunk are published.
+            let slots = unsafe {
+                self.chunk(chunk)
+                    .add(std::mem::size_of::<ChunkHeader>())
+                    .cast::<Record>()
+            };
+            let mut at = 0;
+            while at < used {
+                // SAFETY: `at` < used.
+                let record = unsafe { slots.add(at).read_unaligned() };
+                let text_length = record.text_length as usize;
+                let text_slots = text_length.div_ceil(SLOT_BYTES);
+                if at + 1 + text_slots > used {
+                    break;
+                }
+                // SAFETY: the text slots follow the record, inside `used`.
+                let text = unsafe {
+                    std::slice::from_raw_parts(slots.add(at + 1).cast::<u8>(), text_length)
+                };
+                dump.records
+                    .push((record, String::from_utf8_lossy(text).into_owned()));
+                at += 1 + text_slots;
+            }
+        }
+        (dumps, header.dropped.load(Ordering::Relaxed))
+    }
+}
+
+fn hash(ident: u64) -> usize {
+    (ident.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize % INDEX_SLOTS
+}
+
+/// `text` cut to at most `bytes` bytes, at a character boundary.
+pub(crate) fn truncate(text: &str, bytes: usize) -> &str {
+    let mut end = text.len().min(bytes);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}

@@ -1,0 +1,191 @@
+//! Unit tests of the recorder (through real programs in a fresh runtime,
+//! as the kernel runs cells) and of the SVG renderer (thinning, escaping).
+
+use std::sync::atomic::Ordering;
+
+use super::marks::escape;
+use super::recorder::{LaneDump, Record, EXACT};
+use super::svg::render;
+use super::Kind;
+use crate::host::{host, EVENT_PREFIX};
+use crate::prelude::*;
+use crate::println;
+use crate::tests::run_program;
+
+/// Arms the timeline as the kernel does: `begin` in one cell, then the next cell starts.
+fn arm() {
+    super::begin();
+    host().cell.fetch_add(1, Ordering::SeqCst);
+}
+
+/// The SVG of the one timeline display in `stdout`, checking there is exactly one.
+fn the_picture(stdout: &str) -> String {
+    let pictures: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.starts_with(EVENT_PREFIX) && line.contains("image/svg+xml"))
+        .collect();
+    assert_eq!(pictures.len(), 1, "one picture expected in {stdout}");
+    let line = pictures[0];
+    let start = line.find("<svg").expect("an svg");
+    let end = line.find("</svg>").expect("a whole svg") + "</svg>".len();
+    line[start..end].replace("\\\"", "\"")
+}
+
+#[test]
+fn a_recorded_cell_draws_its_threads_processes_and_events() {
+    let run = run_program(|| {
+        arm();
+        let lock = threading::Lock::new();
+        let worker = {
+            let lock = lock.clone();
+            threading::Thread::new(move || {
+                for _ in 0..3 {
+                    lock.acquire();
+                    sleep(0.002);
+                    lock.release();
+                }
+            })
+            .name("locker")
+        };
+        worker.start();
+        let queue = mp::Queue::<u32>::new();
+        let child = {
+            let queue = queue.clone();
+            mp::Process::new(move || {
+                for item in 0..3 {
+                    println!("line {item} <&>");
+                    queue.put(item);
+                }
+            })
+        };
+        child.start();
+        for _ in 0..3 {
+            queue.get();
+        }
+        child.join();
+        worker.join();
+    });
+    run.assert_ok();
+    let svg = the_picture(&run.stdout);
+    for expected in [
+        ">MainThread<",
+        ">locker<",
+        ">Process-1<",
+        "line 0 &lt;&amp;&gt;",
+        "lock acquired",
+        "lock released",
+        "queue put",
+        "queue get",
+        "exited with exit code 0",
+        "join: waiting for process Process-1",
+    ] {
+        assert!(svg.contains(expected), "{expected} missing in {svg}");
+    }
+    assert!(run.stdout.contains("<timeline: 3 lanes"), "{}", run.stdout);
+}
+
+#[test]
+fn a_cell_without_timeline_draws_nothing() {
+    let run = run_program(|| {
+        super::begin();
+        // Still the cell that armed it: the next one would be recorded.
+        threading::Thread::new(|| sleep(0.01)).start();
+    });
+    run.assert_ok();
+    assert!(!run.stdout.contains("image/svg+xml"), "{}", run.stdout);
+    let run = run_program(|| println!("plain"));
+    assert!(!run.stdout.contains(EVENT_PREFIX), "{}", run.stdout);
+}
+
+#[test]
+fn a_million_lock_operations_stay_a_small_picture() {
+    let run = run_program(|| {
+        arm();
+        let counter = threading::Lock::with_value(0u64);
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let counter = counter.clone();
+                threading::Thread::new(move || {
+                    for _ in 0..500_000 {
+                        *counter.guard() += 1;
+                    }
+                })
+            })
+            .collect();
+        workers.iter().for_each(threading::Thread::start);
+        workers.iter().for_each(threading::Thread::join);
+        println!("total {}", *counter.guard());
+    });
+    run.assert_ok();
+    assert!(run.stdout.contains("total 1000000"));
+    let svg = the_picture(&run.stdout);
+    assert!(svg.len() < 200_000, "{} bytes", svg.len());
+    assert!(svg.contains("counted, not drawn one by one"), "{svg}");
+}
+
+/// A lane dump of `records` (kind, start, text) on the runtime's main thread.
+fn dump(name: &str, records: Vec<(Kind, u64, String)>) -> LaneDump {
+    LaneDump {
+        pid: 1,
+        main: true,
+        name: name.to_string(),
+        start: 0,
+        end: Some(1_000_000_000),
+        exit: None,
+        records: records
+            .into_iter()
+            .map(|(kind, start, text)| {
+                let record = Record {
+                    start,
+                    end: start,
+                    kind: kind as u8,
+                    count: 1,
+                    ..Record::default()
+                };
+                (record, text)
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn close_marks_merge_and_count() {
+    // 10 000 prints within one second: at most one mark per bucket of the 1000-unit width.
+    let records = (0..10_000)
+        .map(|index| (Kind::Print, index * 100_000, format!("line {index}")))
+        .collect();
+    let picture = render(vec![dump("MainThread", records)], 1, 1_000_000_000, 0);
+    let marks = picture.svg.matches("<g class=\"print\">").count();
+    assert!((100..400).contains(&marks), "{marks} print marks");
+    assert!(picture.svg.contains(" × printed lines"));
+    assert_eq!(picture.events, 10_000);
+    assert_eq!(picture.lanes, 1);
+}
+
+#[test]
+fn printed_text_is_escaped_in_titles() {
+    let text = "<script>alert('x') & \"y\"</script>\u{7}".to_string();
+    let picture = render(
+        vec![dump("Main<Thread>", vec![(Kind::Print, 5, text)])],
+        1,
+        10,
+        0,
+    );
+    assert!(!picture.svg.contains("<script>"));
+    assert!(picture
+        .svg
+        .contains("print: &lt;script&gt;alert(&apos;x&apos;) &amp; &quot;y&quot;&lt;/script&gt;"));
+    assert!(picture.svg.contains(">Main&lt;Thread&gt;<"));
+    assert_eq!(escape("a\tb\u{1}c"), "a bc");
+}
+
+#[test]
+fn kinds_round_trip_through_their_numbers() {
+    for number in 1..=19 {
+        let kind = Kind::from_u8(number).expect("a kind");
+        assert_eq!(kind as u8, number);
+    }
+    assert_eq!(Kind::from_u8(0), None);
+    assert_eq!(Kind::from_u8(20), None);
+    const { assert!(EXACT >= 8, "small demonstrations are drawn event by event") };
+}
