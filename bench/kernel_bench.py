@@ -56,17 +56,22 @@ def start(kernel_name):
     manager.start_kernel()
     client = manager.client()
     client.start_channels()
-    msg_id = client.kernel_info()
-    wait_for_reply(client, msg_id, timeout=120)
-    elapsed = time.perf_counter() - started
-    # A SUB socket misses what is published before it has joined: wait as
-    # jupyter_client does until iopub delivers, then drop what it delivered.
-    client.wait_for_ready(timeout=60)
-    while True:
-        try:
-            client.get_iopub_msg(timeout=0.3)
-        except Empty:
-            break
+    try:
+        msg_id = client.kernel_info()
+        wait_for_reply(client, msg_id, timeout=120)
+        elapsed = time.perf_counter() - started
+        # A SUB socket misses what is published before it has joined: wait as
+        # jupyter_client does until iopub delivers, then drop what it delivered.
+        client.wait_for_ready(timeout=60)
+        while True:
+            try:
+                client.get_iopub_msg(timeout=0.3)
+            except Empty:
+                break
+    except BaseException:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+        raise
     return manager, client, elapsed
 
 
