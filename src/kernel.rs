@@ -41,6 +41,7 @@ pub fn run(connection_file: &Path) -> anyhow::Result<()> {
     });
     let interrupter = engine.interrupter();
     forward_sigint(interrupter.clone())?;
+    exit_with_launcher(interrupter.clone())?;
 
     let identity = KernelIdentity {
         rust_version: engine.rust_version(),
@@ -62,6 +63,25 @@ fn forward_sigint(interrupter: Interrupter) -> anyhow::Result<()> {
         .spawn(move || {
             for _ in signals.forever() {
                 interrupter.interrupt();
+            }
+        })?;
+    Ok(())
+}
+
+/// Ends the kernel when the process that launched it (the Jupyter server)
+/// dies without shutting it down, as ipykernel's parent poller does: nothing
+/// else would ever stop it.
+fn exit_with_launcher(interrupter: Interrupter) -> anyhow::Result<()> {
+    // SAFETY: getppid has no preconditions.
+    let launcher = unsafe { libc::getppid() };
+    std::thread::Builder::new()
+        .name("launcher-watch".to_owned())
+        .spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            // SAFETY: as above.
+            if unsafe { libc::getppid() } != launcher {
+                interrupter.kill_runtime();
+                std::process::exit(0);
             }
         })?;
     Ok(())

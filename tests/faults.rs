@@ -166,3 +166,25 @@ fn an_interrupt_while_waiting_for_input_stops_the_cell() {
     kernel.iopub_until_idle(&running);
     kernel.run_ok("println!(\"next cell runs\");");
 }
+
+#[test]
+fn the_kernel_exits_when_the_process_that_launched_it_dies() {
+    // A shell stands in for the Jupyter server: it starts the kernel and is
+    // then killed without a chance to shut it down.
+    let mut kernel = Kernel::start_with(|connection_file| {
+        let mut shell = std::process::Command::new("sh");
+        shell
+            .args(["-c", "\"$0\" \"$1\" & wait"])
+            .arg(env!("CARGO_BIN_EXE_multitask-kernel"))
+            .arg(connection_file);
+        shell
+    });
+    kernel.run_ok("println!(\"warm\");");
+    let family = descendants(kernel.process.id());
+    assert!(
+        family.len() >= 3,
+        "kernel, runtime and guardian: {family:?}"
+    );
+    kernel.process.kill().unwrap();
+    assert_all_gone(family);
+}

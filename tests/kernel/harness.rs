@@ -145,6 +145,16 @@ impl Kernel {
     /// Launches a kernel and waits until it answers `kernel_info` and its
     /// iopub socket delivers to us.
     pub fn start() -> Kernel {
+        Kernel::start_with(|connection_file| {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_multitask-kernel"));
+            command.arg(connection_file);
+            command
+        })
+    }
+
+    /// Launches the kernel through `command_for(connection_file)` (the process
+    /// it returns is the one this handle owns).
+    pub fn start_with(command_for: impl FnOnce(&std::path::Path) -> Command) -> Kernel {
         let dir = tempfile::tempdir().unwrap();
         let connection_file = dir.path().join("kernel-test.json");
         let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
@@ -162,9 +172,7 @@ impl Kernel {
         });
         std::fs::write(&connection_file, connection.to_string()).unwrap();
 
-        let mut command = Command::new(env!("CARGO_BIN_EXE_multitask-kernel"));
-        command.arg(&connection_file);
-        let process = spawn_kernel(command);
+        let process = spawn_kernel(command_for(&connection_file));
 
         let context = zmq::Context::new();
         let session = uuid::Uuid::new_v4().to_string();
