@@ -38,19 +38,18 @@ impl Publisher {
     }
 }
 
+/// An `input_request` and where to send its `input_reply`.
+pub type InputExchange = (JupyterMessage, Sender<JupyterMessage>);
+
 /// Asks the frontend for input over the stdin socket; cheap to clone.
 #[derive(Clone)]
 pub struct InputAsker {
-    requests: Sender<(JupyterMessage, Sender<JupyterMessage>)>,
+    requests: Sender<InputExchange>,
 }
 
 impl InputAsker {
     /// An asker and the receiving end of its requests (for tests and the stdin thread).
-    #[allow(clippy::type_complexity)]
-    pub fn channel() -> (
-        InputAsker,
-        Receiver<(JupyterMessage, Sender<JupyterMessage>)>,
-    ) {
+    pub fn channel() -> (InputAsker, Receiver<InputExchange>) {
         let (requests, receiver) = crossbeam_channel::unbounded();
         (InputAsker { requests }, receiver)
     }
@@ -124,7 +123,7 @@ impl Sockets {
         shell: impl Handler,
         control: impl Handler,
         iopub_queue: Receiver<JupyterMessage>,
-        input_requests: Receiver<(JupyterMessage, Sender<JupyterMessage>)>,
+        input_requests: Receiver<InputExchange>,
     ) -> anyhow::Result<()> {
         let connection = &self.connection;
         let shell_socket = self.bind(zmq::ROUTER, connection.shell_port, "shell")?;
@@ -308,11 +307,7 @@ fn heartbeat_loop(socket: zmq::Socket) {
 /// How often the stdin thread looks for replies while it waits for requests.
 const STDIN_POLL: Duration = Duration::from_millis(10);
 
-fn stdin_loop(
-    socket: zmq::Socket,
-    requests: Receiver<(JupyterMessage, Sender<JupyterMessage>)>,
-    signer: &Signer,
-) {
+fn stdin_loop(socket: zmq::Socket, requests: Receiver<InputExchange>, signer: &Signer) {
     // The request waiting for its reply: a newer request replaces it (the
     // cell that asked was interrupted), so a reply that never comes cannot
     // block later ones.

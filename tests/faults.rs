@@ -1,9 +1,9 @@
 //! Faults: crashes of the runtime, interrupts, shutdown. Each test has its
 //! own kernel, since each ends or restarts the runtime.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use jupyter_protocol::{InterruptRequest, JupyterMessageContent, ReplyStatus, ShutdownRequest};
+use jupyter_protocol::{JupyterMessageContent, ReplyStatus, ShutdownRequest};
 
 use crate::kernel::harness::{assert_all_gone, descendants, Kernel};
 
@@ -39,21 +39,12 @@ fn interrupt_message_stops_a_sleeping_loop_and_keeps_variables() {
         crate::kernel::harness::execute_request("loop { sleep(0.2); }"),
     );
     std::thread::sleep(Duration::from_secs(3));
-    let started = Instant::now();
-    let interrupt = kernel.send(&kernel.control, InterruptRequest {});
-    kernel.reply_to(&kernel.control, &interrupt);
-    let reply = kernel.reply_to(&kernel.shell, &running);
-    let stopped_after = started.elapsed();
-    let JupyterMessageContent::ExecuteReply(reply) = &reply.content else {
-        unreachable!()
-    };
-    assert_eq!(reply.status, ReplyStatus::Error);
-    assert_eq!(reply.error.as_ref().unwrap().ename, "KeyboardInterrupt");
+    let (ename, _, stopped_after) = kernel.interrupt_cell(&running);
+    assert_eq!(ename, "KeyboardInterrupt");
     assert!(
         stopped_after < Duration::from_secs(5),
         "took {stopped_after:?}"
     );
-    kernel.iopub_until_idle(&running);
     assert_eq!(kernel.run_ok("kept").result_text().as_deref(), Some("5"));
 }
 
@@ -85,22 +76,10 @@ fn a_busy_loop_is_stopped_by_restarting_the_runtime() {
         "let mut spins: u64 = 0; loop { spins = spins.wrapping_add(1); std::hint::black_box(spins); }",
     ));
     std::thread::sleep(Duration::from_secs(3));
-    let started = Instant::now();
-    let interrupt = kernel.send(&kernel.control, InterruptRequest {});
-    kernel.reply_to(&kernel.control, &interrupt);
-    let reply = kernel.reply_to(&kernel.shell, &running);
-    assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "took {:?}",
-        started.elapsed()
-    );
-    let JupyterMessageContent::ExecuteReply(reply) = &reply.content else {
-        unreachable!()
-    };
-    let error = reply.error.as_ref().unwrap();
-    assert_eq!(error.ename, "KeyboardInterrupt");
-    assert!(error.evalue.contains("restarted"), "{}", error.evalue);
-    kernel.iopub_until_idle(&running);
+    let (ename, evalue, took) = kernel.interrupt_cell(&running);
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    assert_eq!(ename, "KeyboardInterrupt");
+    assert!(evalue.contains("restarted"), "{evalue}");
     kernel.run_ok("println!(\"next cell runs\");");
 }
 
@@ -108,8 +87,7 @@ fn a_busy_loop_is_stopped_by_restarting_the_runtime() {
 fn an_interrupt_while_idle_changes_nothing() {
     let kernel = Kernel::start();
     kernel.run_ok("let idle_value = 9;");
-    let interrupt = kernel.send(&kernel.control, InterruptRequest {});
-    kernel.reply_to(&kernel.control, &interrupt);
+    kernel.interrupt();
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
         kernel.run_ok("idle_value").result_text().as_deref(),
@@ -156,14 +134,8 @@ fn an_interrupt_while_waiting_for_input_stops_the_cell() {
     let running = kernel.send(&kernel.shell, request);
     let asked = kernel.receive(&kernel.stdin, crate::kernel::harness::REPLY_TIMEOUT);
     assert!(asked.is_some_and(|message| message.message_type() == "input_request"));
-    let interrupt = kernel.send(&kernel.control, InterruptRequest {});
-    kernel.reply_to(&kernel.control, &interrupt);
-    let reply = kernel.reply_to(&kernel.shell, &running);
-    let JupyterMessageContent::ExecuteReply(reply) = &reply.content else {
-        unreachable!()
-    };
-    assert_eq!(reply.error.as_ref().unwrap().ename, "KeyboardInterrupt");
-    kernel.iopub_until_idle(&running);
+    let (ename, _, _) = kernel.interrupt_cell(&running);
+    assert_eq!(ename, "KeyboardInterrupt");
     kernel.run_ok("println!(\"next cell runs\");");
 }
 

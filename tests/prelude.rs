@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use jupyter_protocol::{InterruptRequest, JupyterMessageContent};
+use jupyter_protocol::JupyterMessageContent;
 
 use crate::kernel::harness::{execute_request, process_alive, shared, Kernel, REPLY_TIMEOUT};
 
@@ -188,17 +188,9 @@ fn an_interrupted_sleep_loop_ends_quickly_kills_its_child_and_keeps_variables() 
     );
     let child = wait_for_number(&kernel, &running, "child");
     std::thread::sleep(Duration::from_millis(300));
-    let started = Instant::now();
-    let interrupt = kernel.send(&kernel.control, InterruptRequest {});
-    kernel.reply_to(&kernel.control, &interrupt);
-    let reply = kernel.reply_to(&kernel.shell, &running);
-    let took = started.elapsed();
-    let JupyterMessageContent::ExecuteReply(reply) = &reply.content else {
-        unreachable!()
-    };
-    assert_eq!(reply.error.as_ref().unwrap().ename, "KeyboardInterrupt");
+    let (ename, _, took) = kernel.interrupt_cell(&running);
+    assert_eq!(ename, "KeyboardInterrupt");
     assert!(took < Duration::from_secs(1), "interrupt took {took:?}");
-    kernel.iopub_until_idle(&running);
     assert!(
         !process_alive(child),
         "the cell's child {child} survived the interrupt"

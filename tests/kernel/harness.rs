@@ -303,6 +303,30 @@ impl Kernel {
         Exchange { reply, iopub }
     }
 
+    /// Sends `interrupt_request` on control and waits for its reply.
+    pub fn interrupt(&self) {
+        let interrupt = self.send(&self.control, jupyter_protocol::InterruptRequest {});
+        self.reply_to(&self.control, &interrupt);
+    }
+
+    /// Interrupts the cell `running`, waits for its reply and its idle, and
+    /// returns the reply's error (ename, evalue; empty when it succeeded) and
+    /// how long the reply took after the interrupt was sent.
+    pub fn interrupt_cell(&self, running: &JupyterMessage) -> (String, String, Duration) {
+        let started = Instant::now();
+        self.interrupt();
+        let reply = self.reply_to(&self.shell, running);
+        let took = started.elapsed();
+        self.iopub_until_idle(running);
+        match &reply.content {
+            JupyterMessageContent::ExecuteReply(reply) => match &reply.error {
+                Some(error) => (error.ename.clone(), error.evalue.clone(), took),
+                None => (String::new(), String::new(), took),
+            },
+            other => panic!("not an execute_reply: {other:?}"),
+        }
+    }
+
     /// Runs `code` as a notebook cell (stop_on_error, no stdin).
     pub fn execute(&self, code: &str) -> Exchange {
         self.exchange(execute_request(code))
