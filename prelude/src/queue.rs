@@ -25,12 +25,15 @@ struct QueueInner<T> {
     all_done: Condvar,
     /// 0 means no limit, as in Python.
     maxsize: usize,
-    thinning: OwnLine,
+    /// `:timeline` words for puts and for gets: a producer and a consumer
+    /// counting down while recording each write only their own.
+    put_thinning: OwnLine,
+    get_thinning: OwnLine,
 }
 
-/// The queue's `:timeline` word, on a cache line of its own: every use reads
-/// it before taking the queue's lock, and none writes it while nothing is
-/// armed, so it stays in every CPU's cache.
+/// A `:timeline` word on a cache line of its own: every use reads it before
+/// taking the queue's lock, and none writes it while nothing is armed, so it
+/// stays in every CPU's cache.
 #[repr(align(64))]
 struct OwnLine(Thinning);
 
@@ -73,7 +76,8 @@ impl<T: Send> Queue<T> {
                 not_full: Condvar::new(),
                 all_done: Condvar::new(),
                 maxsize,
-                thinning: OwnLine(Thinning::new()),
+                put_thinning: OwnLine(Thinning::new()),
+                get_thinning: OwnLine(Thinning::new()),
             }),
         }
     }
@@ -155,7 +159,7 @@ impl<T: Send> Queue<T> {
 
     #[inline]
     fn put_until(&self, item: T, deadline: Option<Instant>) -> Result<(), Error> {
-        let object = (Arc::as_ptr(&self.inner) as u64, &self.inner.thinning.0);
+        let object = (Arc::as_ptr(&self.inner) as u64, &self.inner.put_thinning.0);
         let put = || self.put_waiting(item, deadline);
         timeline::blocking(
             Kind::QueuePut,
@@ -192,7 +196,7 @@ impl<T: Send> Queue<T> {
 
     #[inline]
     fn get_until(&self, deadline: Option<Instant>) -> Result<T, Error> {
-        let object = (Arc::as_ptr(&self.inner) as u64, &self.inner.thinning.0);
+        let object = (Arc::as_ptr(&self.inner) as u64, &self.inner.get_thinning.0);
         let get = || self.get_waiting(deadline);
         timeline::blocking(
             Kind::QueueGet,

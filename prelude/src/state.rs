@@ -222,8 +222,14 @@ pub(crate) fn attach() {
 }
 
 /// In a freshly forked child: replaces the inherited state (whose locks other
-/// threads of the parent may have held at the fork) with a fresh one.
-pub(crate) fn become_child(role: Role, identity: ProcessIdentity, process_limit: usize) {
+/// threads of the parent may have held at the fork) with a fresh one; `lane`
+/// is the child's `:timeline` lane.
+pub(crate) fn become_child(
+    role: Role,
+    identity: ProcessIdentity,
+    process_limit: usize,
+    lane: crate::timeline::Ticket,
+) {
     let inherited = state();
     let fresh = State::new(role, identity, process_limit);
     fresh.thread_counter.store(
@@ -233,7 +239,7 @@ pub(crate) fn become_child(role: Role, identity: ProcessIdentity, process_limit:
     let recorder = inherited.recorder.load(Ordering::Acquire);
     if !recorder.is_null() {
         // SAFETY: recorders are leaked, never freed; the child maps the same segment.
-        let view = Recorder::inherit(unsafe { &*recorder });
+        let view = crate::timeline::child_view(unsafe { &*recorder }, lane);
         fresh
             .recorder
             .store(Box::into_raw(Box::new(view)), Ordering::Release);

@@ -69,6 +69,7 @@ fn spawner(state: &State) -> Sender<ForkRequest> {
 fn fork_here(setup: ChildSetup) -> io::Result<u32> {
     // SAFETY: getpid has no preconditions.
     let parent_pid = unsafe { libc::getpid() };
+    let lane = crate::timeline::process_forking(&setup.identity.name);
     let mut stdout = io::stdout().lock();
     let _ = stdout.flush();
     let stderr = io::stderr().lock();
@@ -77,10 +78,11 @@ fn fork_here(setup: ChildSetup) -> io::Result<u32> {
     if pid == 0 {
         drop(stderr);
         drop(stdout);
-        run_child(setup, parent_pid);
+        run_child(setup, parent_pid, lane);
     }
     drop(stderr);
     drop(stdout);
+    crate::timeline::process_forked(lane, u32::try_from(pid).ok());
     if pid < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -89,7 +91,8 @@ fn fork_here(setup: ChildSetup) -> io::Result<u32> {
 }
 
 /// The child's side: make it safe, run the body, end the program, `_exit`.
-fn run_child(setup: ChildSetup, parent_pid: libc::pid_t) -> ! {
+/// `lane` is its `:timeline` lane, claimed by the parent.
+fn run_child(setup: ChildSetup, parent_pid: libc::pid_t, lane: crate::timeline::Ticket) -> ! {
     // SAFETY: plain syscalls on the child's own descriptors and settings.
     unsafe {
         let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
@@ -108,8 +111,7 @@ fn run_child(setup: ChildSetup, parent_pid: libc::pid_t) -> ! {
             .live_processes
             .load(std::sync::atomic::Ordering::SeqCst),
     );
-    become_child(setup.role, setup.identity, budget);
-    crate::timeline::lane_started(None);
+    become_child(setup.role, setup.identity, budget, lane);
     let exit_code = catch_unwind(AssertUnwindSafe(setup.body)).unwrap_or(1);
     let _ = catch_unwind(|| crate::lifecycle::finish_main(state()));
     crate::lifecycle::flush_standard_streams();

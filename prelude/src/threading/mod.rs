@@ -18,7 +18,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::interrupt::{deadline_after, wait_for};
 use crate::state::{state, State};
-use crate::timeline::{self, Kind};
+use crate::timeline;
 
 pub use event::Event;
 pub use lock::{Lock, LockGuard};
@@ -51,6 +51,8 @@ pub(crate) struct ThreadShared {
     abandoned: AtomicBool,
     /// Pool workers hand a task's panic to its result instead of printing it.
     pool_worker: AtomicBool,
+    /// Its `:timeline` lane, given when it starts.
+    lane: timeline::ThreadLane,
 }
 
 impl Thread {
@@ -76,6 +78,7 @@ impl Thread {
                 phase_changed: Condvar::new(),
                 abandoned: AtomicBool::new(false),
                 pool_worker: AtomicBool::new(false),
+                lane: timeline::ThreadLane::default(),
             }),
         }
     }
@@ -113,12 +116,10 @@ impl Thread {
             .expect("a thread in its initial phase has its target");
         let state = state();
         state.threads.lock().push(shared.clone());
+        timeline::thread_starting(&shared.name.lock(), &shared.lane);
         let runner = shared.clone();
         match os_threads::run_job(Box::new(move || run_thread(runner, target))) {
             Ok(ident) => {
-                if let Some(probe) = timeline::probe() {
-                    probe.mark(Kind::ThreadStart, 0, &shared.name());
-                }
                 // Known at once: no need to wait for the thread to run.
                 shared.ident.store(ident, Ordering::Relaxed);
                 let mut phase = shared.phase.lock();
@@ -127,6 +128,7 @@ impl Thread {
                 }
             }
             Err(error) => {
+                timeline::thread_never_ran(&shared.lane);
                 shared.finish(state);
                 panic!("can't start new thread: {error}");
             }
@@ -204,8 +206,7 @@ fn run_thread(shared: Arc<ThreadShared>, target: Box<dyn FnOnce() + Send>) {
     shared
         .native_id
         .store(unsafe { libc::gettid() } as u32, Ordering::Relaxed);
-    // After the ident is stored, so the lane finds the thread's name.
-    timeline::lane_started(Some(&shared.name()));
+    timeline::thread_began(&shared.lane);
     {
         let _phase = shared.phase.lock();
         shared.phase_changed.notify_all();
@@ -270,7 +271,7 @@ impl ThreadShared {
             })
             .is_some()
         };
-        timeline::waiting(Kind::JoinThread, || self.name(), joined)
+        timeline::joining(&self.lane, || self.name(), joined)
     }
 
     /// Gives the thread up at its cell's end: its output is dropped from now on,

@@ -16,13 +16,13 @@ mod svg;
 #[cfg(test)]
 mod tests;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::host::{host, Event};
 use crate::state::{state, Role, State};
 use recorder::Record;
 
-pub(crate) use recorder::{now, Recorder};
+pub(crate) use recorder::{now, Recorder, Ticket};
 
 /// What happened, as recorded; spans have a start and an end, marks only a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,31 +188,125 @@ pub(crate) fn probe() -> Option<Probe> {
     let ident = crate::threading::get_ident();
     let lane = match recorder.find_lane(ident) {
         Some(lane) => lane?,
-        None => register(state, recorder, ident, None)?,
+        None => register(state, recorder, ident)?,
     };
     Some(Probe { recorder, lane })
 }
 
-/// Gives the calling thread a lane, named as Python would name it.
-fn register(state: &State, recorder: &Recorder, ident: u64, known: Option<&str>) -> Option<usize> {
-    let main = known.is_none() && crate::threading::is_main_thread();
+/// Gives the calling thread a lane, named as Python would name it (a prelude
+/// thread gets its lane from the thread that starts it, see [`thread_starting`]).
+fn register(state: &State, recorder: &Recorder, ident: u64) -> Option<usize> {
+    let main = crate::threading::is_main_thread();
     // A daemon thread abandoned by an earlier cell is no part of this one.
     if !main && crate::threading::current_thread_abandoned(state) {
         return None;
     }
-    let thread = match known {
-        Some(name) => name.to_string(),
-        None if main => "MainThread".to_string(),
-        None => crate::threading::current_thread_record(state)
-            .map(|thread| thread.name())
-            .unwrap_or_else(|| crate::threading::current_thread().name().to_string()),
+    if main {
+        let name = match state.role {
+            Role::Runtime => "MainThread",
+            _ => &state.identity.name,
+        };
+        return recorder.register(ident, &[name], true, now());
+    }
+    let thread = crate::threading::current_thread_record(state)
+        .map(|thread| thread.name())
+        .unwrap_or_else(|| crate::threading::current_thread().name().to_string());
+    recorder.register(ident, &lane_name(state, &thread), false, now())
+}
+
+/// The parts of the lane name of this process's thread `thread`: children
+/// prefix their threads with the process's name.
+fn lane_name<'a>(state: &'a State, thread: &'a str) -> [&'a str; 3] {
+    match state.role {
+        Role::Runtime => [thread, "", ""],
+        _ => [&state.identity.name, ": ", thread],
+    }
+}
+
+/// The lane a prelude thread is given by the thread that starts it (see
+/// [`thread_starting`]), so the new thread neither formats its name nor
+/// writes to the lane table.
+#[derive(Debug, Default)]
+pub(crate) struct ThreadLane(AtomicU64);
+
+impl ThreadLane {
+    /// Its lane in the session `recorder` is recording now, if any.
+    fn current(&self, recorder: &Recorder) -> Option<usize> {
+        recorder.lane_of(self.0.load(Ordering::Relaxed)).flatten()
+    }
+}
+
+/// The calling thread starts a prelude thread named `name`: when recording,
+/// gives it a lane in `lane` and marks the start (naming the lane).
+pub(crate) fn thread_starting(name: &str, lane: &ThreadLane) {
+    let Some(probe) = probe() else {
+        lane.0.store(0, Ordering::Relaxed);
+        return;
     };
-    let name = match (state.role, main) {
-        (Role::Runtime, _) => thread,
-        (_, true) => state.identity.name.clone(),
-        (_, false) => format!("{}: {thread}", state.identity.name),
+    let time = now();
+    let ticket = probe
+        .recorder
+        .claim_lane(&lane_name(state(), name), false, time);
+    lane.0.store(ticket, Ordering::Relaxed);
+    match probe.recorder.lane_of(ticket).flatten() {
+        Some(given) => probe.mark_at(Kind::ThreadStart, time, given as i64, 0, ""),
+        None => probe.mark_at(Kind::ThreadStart, time, -1, 0, name),
+    }
+}
+
+/// A prelude thread begins to run: it takes the lane its starter gave it.
+pub(crate) fn thread_began(lane: &ThreadLane) {
+    let ticket = lane.0.load(Ordering::Relaxed);
+    if ticket == 0 {
+        return;
+    }
+    if let Some(recorder) = armed(state()) {
+        recorder.adopt(crate::threading::get_ident(), ticket);
+    }
+}
+
+/// A prelude thread given `lane` could not be started: its lane ends at once.
+pub(crate) fn thread_never_ran(lane: &ThreadLane) {
+    if let Some(recorder) = armed(state()) {
+        if let Some(lane) = lane.current(recorder) {
+            recorder.end_lane(lane, None);
+        }
+    }
+}
+
+/// The calling thread is about to fork a child named `name`: when
+/// recording, claims the child's lane (the child inherits it with
+/// [`child_view`], so it starts without touching the lane table).
+pub(crate) fn process_forking(name: &str) -> Ticket {
+    match armed(state()) {
+        Some(recorder) => recorder.claim_lane(&[name], true, now()),
+        None => 0,
+    }
+}
+
+/// The fork of the child given `ticket` returned `pid` (`None`: it failed,
+/// and the lane ends at once).
+pub(crate) fn process_forked(ticket: Ticket, pid: Option<u32>) {
+    let Some(recorder) = armed(state()) else {
+        return;
     };
-    recorder.register(ident, &name, main)
+    if let Some(Some(lane)) = recorder.lane_of(ticket) {
+        match pid {
+            Some(pid) => recorder.set_pid(lane, pid),
+            None => recorder.end_lane(lane, None),
+        }
+    }
+}
+
+/// In a child just forked from a process with `parent` as its recorder:
+/// the child's own view, its main thread on the lane of `ticket`.
+pub(crate) fn child_view(parent: &Recorder, ticket: Ticket) -> Recorder {
+    Recorder::inherit(
+        parent,
+        std::process::id(),
+        crate::threading::get_ident(),
+        ticket,
+    )
 }
 
 impl Probe {
@@ -358,12 +452,38 @@ pub(crate) fn waiting<T>(
     text: impl FnOnce() -> String,
     operation: impl FnOnce() -> T,
 ) -> T {
+    timed(kind, operation, |_| (0, text()))
+}
+
+/// Runs `operation`, a join of the prelude thread with `lane` (named `name`),
+/// and records it as a span naming the lane (or, with no lane, the name).
+pub(crate) fn joining<T>(
+    lane: &ThreadLane,
+    name: impl FnOnce() -> String,
+    operation: impl FnOnce() -> T,
+) -> T {
+    timed(Kind::JoinThread, operation, |recorder| {
+        match lane.current(recorder) {
+            Some(lane) => (lane as i64, String::new()),
+            None => (-1, name()),
+        }
+    })
+}
+
+/// Runs `operation` and records it as a span of `kind`, with the argument
+/// and text `about` gives.
+fn timed<T>(
+    kind: Kind,
+    operation: impl FnOnce() -> T,
+    about: impl FnOnce(&Recorder) -> (i64, String),
+) -> T {
     let Some(probe) = probe() else {
         return operation();
     };
     let start = now();
     let value = operation();
-    probe.span(kind, start, 0, &text());
+    let (arg, text) = about(probe.recorder);
+    probe.span(kind, start, arg, &text);
     value
 }
 
@@ -387,16 +507,6 @@ pub(crate) fn printed(text: &str) {
         if probe.frequent(Kind::Print, 0) {
             probe.mark(Kind::Print, 0, line);
         }
-    }
-}
-
-/// A new prelude thread (named `thread`) or, with `None`, a new process's
-/// main thread starts on the calling thread: gives it a fresh lane (an OS
-/// thread reused for another prelude thread gets a new one).
-pub(crate) fn lane_started(thread: Option<&str>) {
-    let state = state();
-    if let Some(recorder) = armed(state) {
-        register(state, recorder, crate::threading::get_ident(), thread);
     }
 }
 

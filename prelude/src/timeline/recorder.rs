@@ -12,6 +12,7 @@
 //! every [`SAMPLE`] of them, and summed up in one burst record.
 
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use parking_lot::Mutex;
 
@@ -37,13 +38,20 @@ const INDEX_SLOTS: usize = 512;
 /// Longest text kept with an event (a printed line), in bytes.
 pub(crate) const TEXT_BYTES: usize = 240;
 
-/// The segment's first bytes.
+/// The segment's first bytes. Every prelude call reads `target`; the
+/// counters below change with every new lane and chunk, so they live on a
+/// cache line of their own and their writes do not evict `target`.
 #[repr(C)]
 struct Header {
     /// The cell being recorded; 0 when nothing is armed.
     target: AtomicU64,
     /// Bumped by every `begin`, so lanes of an older session are not reused.
     generation: AtomicU32,
+    counters: HeaderCounters,
+}
+
+#[repr(C, align(64))]
+struct HeaderCounters {
     lanes: AtomicU32,
     chunks: AtomicU32,
     /// Events that found no room.
@@ -103,14 +111,26 @@ const LANES_OFFSET: usize = 4096;
 const CHUNKS_OFFSET: usize = LANES_OFFSET + MAX_LANES * std::mem::size_of::<LaneSlot>();
 const SEGMENT_BYTES: usize = CHUNKS_OFFSET + MAX_CHUNKS * CHUNK_BYTES;
 
-/// A process's view of the segment: the shared memory plus its own index
-/// from thread ident to lane (a forked child starts a fresh index).
+/// A process's view of the segment: the shared memory plus its own map
+/// from thread ident to lane — the main thread's lane beside an index for
+/// the others, built on a second thread's first event (a forked child that
+/// only runs its main thread never builds one).
 pub(crate) struct Recorder {
     memory: &'static SharedMemory,
-    /// `(ident, generation << 32 | lane)` pairs; ident 0 is a free slot.
-    index: Box<[(AtomicU64, AtomicU64)]>,
+    /// This process's pid, for the lanes it claims.
+    pid: u32,
+    /// The main thread's ident and [`Ticket`].
+    main_ident: AtomicU64,
+    main_ticket: AtomicU64,
+    /// `(ident, ticket)` pairs; ident 0 is a free slot.
+    index: OnceLock<Box<[(AtomicU64, AtomicU64)]>>,
     registering: Mutex<()>,
 }
+
+/// A lane of one session, as a number a thread or a child can be handed:
+/// `generation << 32 | lane` ([`NO_LANE`] when there was no room); 0 is
+/// none (generations start at 1).
+pub(crate) type Ticket = u64;
 
 /// What the renderer gets of one lane.
 pub(crate) struct LaneDump {
@@ -138,20 +158,33 @@ impl Recorder {
     /// A new segment, nothing armed.
     pub(crate) fn create() -> std::io::Result<Recorder> {
         let memory = Box::leak(Box::new(SharedMemory::create(SEGMENT_BYTES)?));
-        Ok(Recorder::over(memory))
+        Ok(Recorder::over(memory, std::process::id(), 0, 0))
     }
 
-    /// This process's view of the segment `parent` (the forking process's) maps.
-    pub(crate) fn inherit(parent: &Recorder) -> Recorder {
-        Recorder::over(parent.memory)
+    /// A forked child's view of the segment `parent` (the forking process's)
+    /// maps: its main thread (`main_ident`) has the lane `main_ticket` its
+    /// parent claimed for it (see [`Recorder::claim_lane`]).
+    pub(crate) fn inherit(
+        parent: &Recorder,
+        pid: u32,
+        main_ident: u64,
+        main_ticket: Ticket,
+    ) -> Recorder {
+        Recorder::over(parent.memory, pid, main_ident, main_ticket)
     }
 
-    fn over(memory: &'static SharedMemory) -> Recorder {
+    fn over(
+        memory: &'static SharedMemory,
+        pid: u32,
+        main_ident: u64,
+        main_ticket: Ticket,
+    ) -> Recorder {
         Recorder {
             memory,
-            index: (0..INDEX_SLOTS)
-                .map(|_| (AtomicU64::new(0), AtomicU64::new(0)))
-                .collect(),
+            pid,
+            main_ident: AtomicU64::new(main_ident),
+            main_ticket: AtomicU64::new(main_ticket),
+            index: OnceLock::new(),
             registering: Mutex::new(()),
         }
     }
@@ -192,9 +225,9 @@ impl Recorder {
         let header = self.header();
         header.target.store(0, Ordering::SeqCst);
         header.generation.fetch_add(1, Ordering::SeqCst);
-        header.lanes.store(0, Ordering::SeqCst);
-        header.chunks.store(0, Ordering::SeqCst);
-        header.dropped.store(0, Ordering::SeqCst);
+        header.counters.lanes.store(0, Ordering::SeqCst);
+        header.counters.chunks.store(0, Ordering::SeqCst);
+        header.counters.dropped.store(0, Ordering::SeqCst);
         header.target.store(target, Ordering::SeqCst);
     }
 
@@ -207,55 +240,109 @@ impl Recorder {
     /// registered yet, `Some(None)` if there was no room for it.
     #[inline]
     pub(crate) fn find_lane(&self, ident: u64) -> Option<Option<usize>> {
-        let generation = self.header().generation.load(Ordering::Relaxed) as u64;
+        if self.main_ident.load(Ordering::Relaxed) == ident {
+            return self.lane_of(self.main_ticket.load(Ordering::Relaxed));
+        }
+        let index = self.index.get()?;
         let start = hash(ident);
         for probe in 0..INDEX_SLOTS {
-            let (key, value) = &self.index[(start + probe) % INDEX_SLOTS];
+            let (key, value) = &index[(start + probe) % INDEX_SLOTS];
             match key.load(Ordering::Acquire) {
                 0 => return None,
-                known if known == ident => {
-                    let value = value.load(Ordering::Acquire);
-                    let lane = value as u32;
-                    return (value >> 32 == generation)
-                        .then_some((lane != NO_LANE).then_some(lane as usize));
-                }
+                known if known == ident => return self.lane_of(value.load(Ordering::Acquire)),
                 _ => {}
             }
         }
         None
     }
 
-    /// Gives the calling thread (`ident`) a new lane named `name`, starting now.
-    pub(crate) fn register(&self, ident: u64, name: &str, main: bool) -> Option<usize> {
-        let _registering = self.registering.lock();
-        let header = self.header();
-        let generation = header.generation.load(Ordering::SeqCst) as u64;
-        let claimed = header.lanes.fetch_add(1, Ordering::SeqCst) as usize;
-        let lane = (claimed < MAX_LANES).then_some(claimed);
-        match lane {
-            Some(lane) => self.fill_lane(lane, name, main),
-            None => {
-                header.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.index_lane(ident, generation, lane);
-        lane
+    /// The lane `ticket` stands for: `None` if it is of another session (or
+    /// none), `Some(None)` if it says there was no room.
+    #[inline]
+    pub(crate) fn lane_of(&self, ticket: Ticket) -> Option<Option<usize>> {
+        let lane = ticket as u32;
+        (ticket != 0 && (ticket >> 32) as u32 == self.generation())
+            .then_some((lane != NO_LANE).then_some(lane as usize))
     }
 
-    /// Writes who owns `lane` and that it starts now.
-    fn fill_lane(&self, lane: usize, name: &str, main: bool) {
-        let slot = self.lane(lane);
-        let name = truncate(name, NAME_BYTES);
-        // SAFETY: the lane was just claimed by this thread alone; the name
-        // bytes are only read once `ready` is set.
-        unsafe {
-            let bytes = slot.name.as_ptr().cast_mut();
-            std::ptr::copy_nonoverlapping(name.as_ptr(), bytes, name.len());
+    /// The ticket for `lane` (or for no room) in this session.
+    fn ticket(&self, lane: Option<usize>) -> Ticket {
+        (self.generation() as u64) << 32 | lane.map_or(NO_LANE, |lane| lane as u32) as u64
+    }
+
+    fn generation(&self) -> u32 {
+        self.header().generation.load(Ordering::Relaxed)
+    }
+
+    /// Gives the calling thread (`ident`), its process's main thread if
+    /// `main`, a new lane named by the concatenation of `name`, starting at `start`.
+    pub(crate) fn register(
+        &self,
+        ident: u64,
+        name: &[&str],
+        main: bool,
+        start: u64,
+    ) -> Option<usize> {
+        let _registering = self.registering.lock();
+        let ticket = self.claim_lane(name, main, start);
+        if main {
+            // The ticket first: only the main thread reads it, once its ident matches.
+            self.main_ticket.store(ticket, Ordering::Relaxed);
+            self.main_ident.store(ident, Ordering::Relaxed);
+        } else {
+            self.index_lane(ident, ticket);
         }
-        slot.name_length.store(name.len() as u32, Ordering::Relaxed);
-        slot.pid.store(std::process::id(), Ordering::Relaxed);
+        self.lane_of(ticket).flatten()
+    }
+
+    /// Claims a new lane named by the concatenation of `name`, starting at
+    /// `start`, for a thread that will [`adopt`](Recorder::adopt) it or a
+    /// child that will [`inherit`](Recorder::inherit) it (whose pid its
+    /// parent then sets with [`Recorder::set_pid`]).
+    pub(crate) fn claim_lane(&self, name: &[&str], main: bool, start: u64) -> Ticket {
+        let counters = &self.header().counters;
+        let claimed = counters.lanes.fetch_add(1, Ordering::SeqCst) as usize;
+        if claimed >= MAX_LANES {
+            counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return self.ticket(None);
+        }
+        self.fill_lane(claimed, name, main, start);
+        self.ticket(Some(claimed))
+    }
+
+    /// Gives `lane` to the process `pid` (a child forked to own it).
+    pub(crate) fn set_pid(&self, lane: usize, pid: u32) {
+        self.lane(lane).pid.store(pid, Ordering::Release);
+    }
+
+    /// Makes the lane of `ticket` the calling thread's (`ident`); nothing if
+    /// its session is over.
+    pub(crate) fn adopt(&self, ident: u64, ticket: Ticket) {
+        if self.lane_of(ticket).is_some() {
+            let _registering = self.registering.lock();
+            self.index_lane(ident, ticket);
+        }
+    }
+
+    /// Writes who owns `lane` and when it starts.
+    fn fill_lane(&self, lane: usize, name: &[&str], main: bool, start: u64) {
+        let slot = self.lane(lane);
+        let mut length = 0;
+        for part in name {
+            let part = truncate(part, NAME_BYTES - length);
+            // SAFETY: the lane was just claimed by this thread alone; the name
+            // bytes are only read once `ready` is set; `length + part.len()`
+            // stays within NAME_BYTES.
+            unsafe {
+                let bytes = slot.name.as_ptr().cast_mut().add(length);
+                std::ptr::copy_nonoverlapping(part.as_ptr(), bytes, part.len());
+            }
+            length += part.len();
+        }
+        slot.name_length.store(length as u32, Ordering::Relaxed);
+        slot.pid.store(self.pid, Ordering::Relaxed);
         slot.main.store(main as u32, Ordering::Relaxed);
-        slot.start.store(now(), Ordering::Relaxed);
+        slot.start.store(start, Ordering::Relaxed);
         for field in [&slot.end, &slot.run_object] {
             field.store(0, Ordering::Relaxed);
         }
@@ -269,27 +356,31 @@ impl Recorder {
         slot.ready.store(1, Ordering::Release);
     }
 
-    /// Points `ident` at `lane` (or at no lane) in this process's index.
-    fn index_lane(&self, ident: u64, generation: u64, lane: Option<usize>) {
+    /// Points `ident` at the lane of `ticket` in this process's index.
+    fn index_lane(&self, ident: u64, ticket: Ticket) {
+        let index = self.index.get_or_init(|| {
+            (0..INDEX_SLOTS)
+                .map(|_| (AtomicU64::new(0), AtomicU64::new(0)))
+                .collect()
+        });
         // The thread's own slot, else a free one, else one of an older session.
         let start = hash(ident);
         let mut chosen = None;
         for probe in 0..INDEX_SLOTS {
-            let index = (start + probe) % INDEX_SLOTS;
-            let known = self.index[index].0.load(Ordering::Acquire);
+            let at = (start + probe) % INDEX_SLOTS;
+            let known = index[at].0.load(Ordering::Acquire);
             if known == 0 || known == ident {
-                chosen = Some(index);
+                chosen = Some(at);
                 break;
             }
-            let stale = self.index[index].1.load(Ordering::Acquire) >> 32 != generation;
+            let stale = self.lane_of(index[at].1.load(Ordering::Acquire)).is_none();
             if stale && chosen.is_none() {
-                chosen = Some(index);
+                chosen = Some(at);
             }
         }
-        if let Some(index) = chosen {
-            let (key, value) = &self.index[index];
-            let lane = lane.map_or(NO_LANE, |lane| lane as u32);
-            value.store(generation << 32 | lane as u64, Ordering::Release);
+        if let Some(at) = chosen {
+            let (key, value) = &index[at];
+            value.store(ticket, Ordering::Release);
             key.store(ident, Ordering::Release);
         }
     }
@@ -365,16 +456,16 @@ impl Recorder {
         record.text_length = text.len() as u16;
         let needed = 1 + text.len().div_ceil(SLOT_BYTES);
         let slot = self.lane(lane);
-        let header = self.header();
+        let counters = &self.header().counters;
         let mut chunk = slot.chunk.load(Ordering::Relaxed) as usize;
         let mut used = 0;
         if chunk > 0 {
             used = self.chunk_header(chunk - 1).used.load(Ordering::Relaxed) as usize;
         }
         if chunk == 0 || used + needed > SLOTS_PER_CHUNK {
-            let claimed = header.chunks.fetch_add(1, Ordering::SeqCst) as usize;
+            let claimed = counters.chunks.fetch_add(1, Ordering::SeqCst) as usize;
             if claimed >= MAX_CHUNKS {
-                header.dropped.fetch_add(1, Ordering::Relaxed);
+                counters.dropped.fetch_add(1, Ordering::Relaxed);
                 return;
             }
             let chunk_header = self.chunk_header(claimed);
@@ -417,8 +508,8 @@ impl Recorder {
 
     /// Everything recorded in this session, lane by lane, with open runs closed.
     pub(crate) fn dump(&self) -> (Vec<LaneDump>, u64) {
-        let header = self.header();
-        let lanes = (header.lanes.load(Ordering::SeqCst) as usize).min(MAX_LANES);
+        let counters = &self.header().counters;
+        let lanes = (counters.lanes.load(Ordering::SeqCst) as usize).min(MAX_LANES);
         let mut dumps: Vec<LaneDump> = (0..lanes)
             .map(|index| {
                 let slot = self.lane(index);
@@ -450,7 +541,7 @@ impl Recorder {
                 }
             })
             .collect();
-        let chunks = (header.chunks.load(Ordering::SeqCst) as usize).min(MAX_CHUNKS);
+        let chunks = (counters.chunks.load(Ordering::SeqCst) as usize).min(MAX_CHUNKS);
         for chunk in 0..chunks {
             let chunk_header = self.chunk_header(chunk);
             let used = (chunk_header.used.load(Ordering::Acquire) as usize).min(SLOTS_PER_CHUNK);
@@ -482,7 +573,7 @@ impl Recorder {
                 at += 1 + text_slots;
             }
         }
-        (dumps, header.dropped.load(Ordering::Relaxed))
+        (dumps, counters.dropped.load(Ordering::Relaxed))
     }
 }
 

@@ -9,6 +9,7 @@
 //! other on a lane merge into one (its title counts them), as do stretches
 //! of one kind closer than [`GAP`].
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::marks::{class_name, escape, is_stretch, legend, mark, stretch_style};
@@ -68,8 +69,19 @@ struct Lane {
 
 /// Draws `dumps`; `runtime` is the pid whose lanes come first, `finished` the end of the cell.
 pub(crate) fn render(dumps: Vec<LaneDump>, runtime: u32, finished: u64, dropped: u64) -> Picture {
-    let mut lanes: Vec<Lane> = dumps.into_iter().map(|dump| lane(dump, finished)).collect();
+    // Thread starts and joins name the lane they are about by its number.
+    let names: Vec<String> = dumps.iter().map(|dump| dump.name.clone()).collect();
+    let mut lanes: Vec<Lane> = dumps
+        .into_iter()
+        .map(|dump| lane(dump, finished, &names))
+        .collect();
     // A reaped child's lane ends where its parent saw it end, with that exit code.
+    let main_lanes: HashMap<u32, usize> = lanes
+        .iter()
+        .enumerate()
+        .filter(|(_, lane)| lane.main)
+        .map(|(index, lane)| (lane.pid, index))
+        .collect();
     let exits: Vec<(u32, u64, i32)> = lanes
         .iter()
         .flat_map(|lane| &lane.items)
@@ -77,7 +89,8 @@ pub(crate) fn render(dumps: Vec<LaneDump>, runtime: u32, finished: u64, dropped:
         .map(|item| (item.arg as u32, item.start, item.code))
         .collect();
     for (pid, time, code) in exits {
-        if let Some(child) = lanes.iter_mut().find(|lane| lane.pid == pid && lane.main) {
+        if let Some(&index) = main_lanes.get(&pid) {
+            let child = &mut lanes[index];
             if child.exit.is_none() {
                 child.exit = Some(code);
                 child.end = child.end.min(time);
@@ -87,20 +100,19 @@ pub(crate) fn render(dumps: Vec<LaneDump>, runtime: u32, finished: u64, dropped:
     for lane in &mut lanes {
         lane.items.retain(|item| item.kind != Kind::ProcessExit);
     }
-    let process_start = |pid: u32, lanes: &[Lane]| {
-        lanes
-            .iter()
-            .filter(|lane| lane.pid == pid)
-            .map(|lane| lane.start)
-            .min()
-            .unwrap_or(0)
-    };
+    let mut process_starts: HashMap<u32, u64> = HashMap::new();
+    for lane in &lanes {
+        process_starts
+            .entry(lane.pid)
+            .and_modify(|start| *start = (*start).min(lane.start))
+            .or_insert(lane.start);
+    }
     let keys: Vec<_> = lanes
         .iter()
         .map(|lane| {
             (
                 lane.pid != runtime,
-                process_start(lane.pid, &lanes),
+                process_starts[&lane.pid],
                 lane.pid,
                 !lane.main,
                 lane.start,
@@ -174,18 +186,29 @@ pub(crate) fn render(dumps: Vec<LaneDump>, runtime: u32, finished: u64, dropped:
     }
 }
 
-/// Turns a dump into a lane: records become items, sorted and merged.
-fn lane(dump: LaneDump, finished: u64) -> Lane {
+/// Turns a dump into a lane: records become items, sorted and merged; a
+/// thread start or join without text names the lane its argument numbers.
+fn lane(dump: LaneDump, finished: u64, names: &[String]) -> Lane {
     let mut items: Vec<Item> = dump
         .records
         .into_iter()
         .filter_map(|(record, text)| {
+            let kind = Kind::from_u8(record.kind)?;
+            let names_lane =
+                matches!(kind, Kind::ThreadStart | Kind::JoinThread) && text.is_empty();
+            let text = match usize::try_from(record.arg)
+                .ok()
+                .and_then(|lane| names.get(lane))
+            {
+                Some(name) if names_lane => name.clone(),
+                _ => text,
+            };
             Some(Item {
-                kind: Kind::from_u8(record.kind)?,
+                kind,
                 class: Kind::from_u8(record.class),
                 start: record.start,
                 end: record.end.max(record.start),
-                count: if record.kind == Kind::Burst as u8 {
+                count: if kind == Kind::Burst {
                     record.count as u64
                 } else {
                     1

@@ -52,13 +52,19 @@ fn a_recorded_cell_draws_its_threads_processes_and_events() {
         let child = {
             let queue = queue.clone();
             mp::Process::new(move || {
+                let helper = threading::Thread::new(|| sleep(0.001)).name("helper");
+                helper.start();
                 for item in 0..3 {
                     println!("line {item} <&>");
                     queue.put(item);
+                    // Apart enough not to merge into one mark.
+                    sleep(0.001);
                 }
+                helper.join();
             })
         };
         child.start();
+        println!("child pid {}", child.pid().expect("started"));
         for _ in 0..3 {
             queue.get();
         }
@@ -67,10 +73,24 @@ fn a_recorded_cell_draws_its_threads_processes_and_events() {
     });
     run.assert_ok();
     let svg = the_picture(&run.stdout);
+    let child_pid = run
+        .stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("child pid "))
+        .expect("the child's pid printed");
     for expected in [
         ">MainThread<",
         ">locker<",
         ">Process-1<",
+        ">Process-1: helper<",
+        // Lanes claimed for others (a thread by its starter, a child by its
+        // parent) belong to the right process and are named in marks.
+        &format!("process Process-1 (pid {child_pid})"),
+        &format!("thread Process-1: helper (pid {child_pid})"),
+        "start thread locker",
+        "join: waiting for thread locker",
+        "start thread Process-1: helper",
+        "join: waiting for thread Process-1: helper",
         "line 0 &lt;&amp;&gt;",
         "lock acquired",
         "lock released",
@@ -81,7 +101,7 @@ fn a_recorded_cell_draws_its_threads_processes_and_events() {
     ] {
         assert!(svg.contains(expected), "{expected} missing in {svg}");
     }
-    assert!(run.stdout.contains("<timeline: 3 lanes"), "{}", run.stdout);
+    assert!(run.stdout.contains("<timeline: 4 lanes"), "{}", run.stdout);
 }
 
 #[test]
