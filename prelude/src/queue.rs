@@ -9,7 +9,7 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex};
 
 use crate::interrupt::{deadline_after, wait_for};
-use crate::timeline::{self, Kind, Thinning};
+use crate::timeline::{Kind, Thinning, Watch};
 use crate::Error;
 
 /// A queue between threads, like Python's `queue.Queue(maxsize)`; `Clone`
@@ -25,22 +25,38 @@ struct QueueInner<T> {
     all_done: Condvar,
     /// 0 means no limit, as in Python.
     maxsize: usize,
-    /// `:timeline` words for puts and for gets: a producer and a consumer
-    /// counting down while recording each write only their own.
-    put_thinning: OwnLine,
-    get_thinning: OwnLine,
 }
-
-/// A `:timeline` word on a cache line of its own: every use reads it before
-/// taking the queue's lock, and none writes it while nothing is armed, so it
-/// stays in every CPU's cache.
-#[repr(align(64))]
-struct OwnLine(Thinning);
 
 struct Items<T> {
     queue: VecDeque<T>,
     /// Items put but not yet marked done with `task_done()`.
     unfinished: usize,
+    /// `:timeline` words for puts and for gets, read under the lock beside
+    /// the items a use touches anyway (see `timeline::Watch`).
+    put_thinning: Thinning,
+    get_thinning: Thinning,
+}
+
+impl<T> QueueInner<T> {
+    fn has_room(&self, items: &Items<T>) -> bool {
+        self.maxsize == 0 || items.queue.len() < self.maxsize
+    }
+
+    /// Adds `item` (the lock held, room checked) and wakes a getter.
+    #[inline]
+    fn push(&self, items: &mut Items<T>, item: T) {
+        items.queue.push_back(item);
+        items.unfinished += 1;
+        self.not_empty.notify_one();
+    }
+
+    /// Takes the oldest item (the lock held) and wakes a putter.
+    #[inline]
+    fn pop(&self, items: &mut Items<T>) -> Option<T> {
+        let item = items.queue.pop_front()?;
+        self.not_full.notify_one();
+        Some(item)
+    }
 }
 
 impl<T> Clone for Queue<T> {
@@ -71,13 +87,13 @@ impl<T: Send> Queue<T> {
                 items: Mutex::new(Items {
                     queue: VecDeque::new(),
                     unfinished: 0,
+                    put_thinning: Thinning::new(),
+                    get_thinning: Thinning::new(),
                 }),
                 not_empty: Condvar::new(),
                 not_full: Condvar::new(),
                 all_done: Condvar::new(),
                 maxsize,
-                put_thinning: OwnLine(Thinning::new()),
-                get_thinning: OwnLine(Thinning::new()),
             }),
         }
     }
@@ -159,67 +175,97 @@ impl<T: Send> Queue<T> {
 
     #[inline]
     fn put_until(&self, item: T, deadline: Option<Instant>) -> Result<(), Error> {
-        let object = (Arc::as_ptr(&self.inner) as u64, &self.inner.put_thinning.0);
-        let put = || self.put_waiting(item, deadline);
-        timeline::blocking(
-            Kind::QueuePut,
-            Kind::QueuePutWait,
-            object,
-            put,
-            Result::is_ok,
-        )
+        let inner = &*self.inner;
+        // The common case first: room at once, nothing to wait for.
+        let mut items = inner.items.lock();
+        if inner.has_room(&items) {
+            let mut watch = Watch::default();
+            watch.look(&items.put_thinning);
+            inner.push(&mut items, item);
+            let object = (self.object(), &items.put_thinning);
+            watch.ended(Kind::QueuePut, Kind::QueuePutWait, object, true);
+            return Ok(());
+        }
+        drop(items);
+        self.put_waiting(item, deadline)
     }
 
-    #[inline]
+    /// A put that has to wait for room.
+    #[cold]
+    #[inline(never)]
     fn put_waiting(&self, item: T, deadline: Option<Instant>) -> Result<(), Error> {
         let inner = &*self.inner;
         let mut item = Some(item);
-        wait_for(deadline, |slice| {
+        let mut watch = Watch::default();
+        let put = wait_for(deadline, |slice| {
             let mut items = inner.items.lock();
-            let has_room =
-                |items: &Items<T>| inner.maxsize == 0 || items.queue.len() < inner.maxsize;
-            if !has_room(&items) && !slice.is_zero() {
+            watch.look(&items.put_thinning);
+            if !inner.has_room(&items) && !slice.is_zero() {
+                watch.blocks();
                 inner.not_full.wait_for(&mut items, slice);
             }
-            if !has_room(&items) {
+            if !inner.has_room(&items) {
                 return None;
             }
-            items
-                .queue
-                .push_back(item.take().expect("an item is put once"));
-            items.unfinished += 1;
-            inner.not_empty.notify_one();
+            inner.push(&mut items, item.take().expect("an item is put once"));
+            let object = (self.object(), &items.put_thinning);
+            watch.ended(Kind::QueuePut, Kind::QueuePutWait, object, true);
             Some(())
-        })
-        .ok_or(Error::Full)
+        });
+        if put.is_none() {
+            let items = inner.items.lock();
+            let object = (self.object(), &items.put_thinning);
+            watch.ended(Kind::QueuePut, Kind::QueuePutWait, object, false);
+        }
+        put.ok_or(Error::Full)
     }
 
     #[inline]
     fn get_until(&self, deadline: Option<Instant>) -> Result<T, Error> {
-        let object = (Arc::as_ptr(&self.inner) as u64, &self.inner.get_thinning.0);
-        let get = || self.get_waiting(deadline);
-        timeline::blocking(
-            Kind::QueueGet,
-            Kind::QueueGetWait,
-            object,
-            get,
-            Result::is_ok,
-        )
+        let inner = &*self.inner;
+        // The common case first: an item at once, nothing to wait for.
+        let mut items = inner.items.lock();
+        if !items.queue.is_empty() {
+            let mut watch = Watch::default();
+            watch.look(&items.get_thinning);
+            let item = inner.pop(&mut items);
+            let object = (self.object(), &items.get_thinning);
+            watch.ended(Kind::QueueGet, Kind::QueueGetWait, object, true);
+            return item.ok_or(Error::Empty);
+        }
+        drop(items);
+        self.get_waiting(deadline)
     }
 
-    #[inline]
+    /// A get that has to wait for an item.
+    #[cold]
+    #[inline(never)]
     fn get_waiting(&self, deadline: Option<Instant>) -> Result<T, Error> {
         let inner = &*self.inner;
-        wait_for(deadline, |slice| {
+        let mut watch = Watch::default();
+        let got = wait_for(deadline, |slice| {
             let mut items = inner.items.lock();
+            watch.look(&items.get_thinning);
             if items.queue.is_empty() && !slice.is_zero() {
+                watch.blocks();
                 inner.not_empty.wait_for(&mut items, slice);
             }
-            let item = items.queue.pop_front()?;
-            inner.not_full.notify_one();
+            let item = inner.pop(&mut items)?;
+            let object = (self.object(), &items.get_thinning);
+            watch.ended(Kind::QueueGet, Kind::QueueGetWait, object, true);
             Some(item)
-        })
-        .ok_or(Error::Empty)
+        });
+        if got.is_none() {
+            let items = inner.items.lock();
+            let object = (self.object(), &items.get_thinning);
+            watch.ended(Kind::QueueGet, Kind::QueueGetWait, object, false);
+        }
+        got.ok_or(Error::Empty)
+    }
+
+    /// Identifies the queue on a timeline.
+    fn object(&self) -> u64 {
+        Arc::as_ptr(&self.inner) as u64
     }
 }
 

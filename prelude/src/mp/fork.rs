@@ -115,7 +115,7 @@ fn run_child(setup: ChildSetup, parent_pid: libc::pid_t, lane: crate::timeline::
     let exit_code = catch_unwind(AssertUnwindSafe(setup.body)).unwrap_or(1);
     let _ = catch_unwind(|| crate::lifecycle::finish_main(state()));
     crate::lifecycle::flush_standard_streams();
-    crate::timeline::lane_ended(Some(exit_code));
+    crate::timeline::process_ended(exit_code);
     // SAFETY: ends this process without running the runtime's exit handlers.
     unsafe { libc::_exit(exit_code) }
 }

@@ -109,7 +109,10 @@ impl<T> Lock<T> {
             timeline::frequent(Kind::LockAcquire, self.object(), &self.inner.thinning);
             return true;
         }
-        self.wait_to_acquire(deadline)
+        if self.inner.thinning.may_record() {
+            return self.wait_to_acquire(deadline);
+        }
+        self.take(deadline)
     }
 
     /// The lock is taken: wait for it (drawn as a wait when recorded).

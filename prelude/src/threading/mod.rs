@@ -206,7 +206,6 @@ fn run_thread(shared: Arc<ThreadShared>, target: Box<dyn FnOnce() + Send>) {
     shared
         .native_id
         .store(unsafe { libc::gettid() } as u32, Ordering::Relaxed);
-    timeline::thread_began(&shared.lane);
     {
         let _phase = shared.phase.lock();
         shared.phase_changed.notify_all();
@@ -214,7 +213,7 @@ fn run_thread(shared: Arc<ThreadShared>, target: Box<dyn FnOnce() + Send>) {
     // A panic was already reported by the hook; a quiet stop needs no report.
     let _ = catch_unwind(AssertUnwindSafe(target));
     crate::lifecycle::flush_standard_streams();
-    timeline::lane_ended(None);
+    timeline::thread_ended(&shared.lane);
     shared.finish(state());
 }
 
@@ -222,6 +221,11 @@ impl ThreadShared {
     /// The thread's current name.
     pub(crate) fn name(&self) -> String {
         self.name.lock().clone()
+    }
+
+    /// Its `:timeline` lane, given when it started.
+    pub(crate) fn lane(&self) -> &timeline::ThreadLane {
+        &self.lane
     }
 
     /// Whether the panic hook should print this thread's panics.

@@ -193,8 +193,9 @@ pub(crate) fn probe() -> Option<Probe> {
     Some(Probe { recorder, lane })
 }
 
-/// Gives the calling thread a lane, named as Python would name it (a prelude
-/// thread gets its lane from the thread that starts it, see [`thread_starting`]).
+/// Gives the calling thread a lane, named as Python would name it; a
+/// prelude thread takes the lane the thread that started it claimed (see
+/// [`thread_starting`]).
 fn register(state: &State, recorder: &Recorder, ident: u64) -> Option<usize> {
     let main = crate::threading::is_main_thread();
     // A daemon thread abandoned by an earlier cell is no part of this one.
@@ -208,7 +209,15 @@ fn register(state: &State, recorder: &Recorder, ident: u64) -> Option<usize> {
         };
         return recorder.register(ident, &[name], true, now());
     }
-    let thread = crate::threading::current_thread_record(state)
+    let record = crate::threading::current_thread_record(state);
+    if let Some(thread) = &record {
+        let ticket = thread.lane().0.load(Ordering::Relaxed);
+        if let Some(lane) = recorder.lane_of(ticket) {
+            recorder.adopt(ident, ticket);
+            return lane;
+        }
+    }
+    let thread = record
         .map(|thread| thread.name())
         .unwrap_or_else(|| crate::threading::current_thread().name().to_string());
     recorder.register(ident, &lane_name(state, &thread), false, now())
@@ -237,7 +246,9 @@ impl ThreadLane {
 }
 
 /// The calling thread starts a prelude thread named `name`: when recording,
-/// gives it a lane in `lane` and marks the start (naming the lane).
+/// gives it a lane in `lane` and marks the start (naming the lane). The new
+/// thread takes the lane on its first event, if it has any: one that only
+/// runs and ends touches nothing but its lane's end.
 pub(crate) fn thread_starting(name: &str, lane: &ThreadLane) {
     let Some(probe) = probe() else {
         lane.0.store(0, Ordering::Relaxed);
@@ -251,17 +262,6 @@ pub(crate) fn thread_starting(name: &str, lane: &ThreadLane) {
     match probe.recorder.lane_of(ticket).flatten() {
         Some(given) => probe.mark_at(Kind::ThreadStart, time, given as i64, 0, ""),
         None => probe.mark_at(Kind::ThreadStart, time, -1, 0, name),
-    }
-}
-
-/// A prelude thread begins to run: it takes the lane its starter gave it.
-pub(crate) fn thread_began(lane: &ThreadLane) {
-    let ticket = lane.0.load(Ordering::Relaxed);
-    if ticket == 0 {
-        return;
-    }
-    if let Some(recorder) = armed(state()) {
-        recorder.adopt(crate::threading::get_ident(), ticket);
     }
 }
 
@@ -381,6 +381,13 @@ impl Thinning {
         }))
     }
 
+    /// Whether a use of the object may be recorded (it was made while armed):
+    /// a load, so an unrecorded object's path stays as short as without it.
+    #[inline]
+    pub(crate) fn may_record(&self) -> bool {
+        self.0.load(Ordering::Relaxed) != UNRECORDED
+    }
+
     /// The calling thread's probe when this use must be recorded exactly.
     #[inline]
     fn exact(&self, kind: Kind, object: u64) -> Option<Probe> {
@@ -421,7 +428,8 @@ impl Thinning {
 
 /// Runs a blocking `operation` of a frequent kind on `object`: the first
 /// repeats of a run are timed (a wait longer than [`SHORTEST_WAIT`] becomes a
-/// `wait` span), later ones only counted (see [`Thinning`]).
+/// `wait` span), later ones only counted (see [`Thinning`]). An unrecorded
+/// object runs `operation` after one load, with the recording out of line.
 #[inline]
 pub(crate) fn blocking<T>(
     kind: Kind,
@@ -431,9 +439,22 @@ pub(crate) fn blocking<T>(
     succeeded: impl FnOnce(&T) -> bool,
 ) -> T {
     let (object, thinning) = object;
-    let Some(probe) = thinning.exact(kind, object) else {
-        return operation();
-    };
+    match thinning.exact(kind, object) {
+        None => operation(),
+        Some(probe) => blocking_recorded(probe, (kind, wait), object, operation, succeeded),
+    }
+}
+
+/// [`blocking`] for a use recorded exactly: timed, out of line.
+#[cold]
+#[inline(never)]
+fn blocking_recorded<T>(
+    probe: Probe,
+    (kind, wait): (Kind, Kind),
+    object: u64,
+    operation: impl FnOnce() -> T,
+    succeeded: impl FnOnce(&T) -> bool,
+) -> T {
     let start = now();
     let value = operation();
     let end = now();
@@ -444,6 +465,62 @@ pub(crate) fn blocking<T>(
         probe.mark_at(kind, end, object as i64, 0, "");
     }
     value
+}
+
+/// A blocking use of a frequent kind watched from inside its object's
+/// critical section (a `queue.Queue` put or get): an unrecorded object pays
+/// one load of a word beside the data its lock holds anyway (see
+/// [`Thinning`]); a recorded one notes when it began to wait and is
+/// recorded as [`blocking`] would.
+#[derive(Debug, Default)]
+pub(crate) struct Watch {
+    recorded: bool,
+    waiting_since: Option<u64>,
+}
+
+impl Watch {
+    /// Looks at the object's word (under its lock).
+    #[inline]
+    pub(crate) fn look(&mut self, thinning: &Thinning) {
+        self.recorded = thinning.may_record();
+    }
+
+    /// The use is about to wait (under its lock).
+    #[inline]
+    pub(crate) fn blocks(&mut self) {
+        if self.recorded && self.waiting_since.is_none() {
+            self.waiting_since = Some(now());
+        }
+    }
+
+    /// The use of `kind` on `object` ended (`succeeded`, or timed out);
+    /// a wait longer than [`SHORTEST_WAIT`] is drawn as a `wait` span.
+    #[inline]
+    pub(crate) fn ended(&self, kind: Kind, wait: Kind, object: (u64, &Thinning), succeeded: bool) {
+        if !self.recorded {
+            return;
+        }
+        let (object, thinning) = object;
+        if let Some(probe) = thinning.exact(kind, object) {
+            self.record(probe, (kind, wait), object, succeeded);
+        }
+    }
+
+    /// Records a use [`Thinning`] wants recorded exactly: out of line.
+    #[cold]
+    #[inline(never)]
+    fn record(&self, probe: Probe, (kind, wait): (Kind, Kind), object: u64, succeeded: bool) {
+        let end = now();
+        if let Some(start) = self
+            .waiting_since
+            .filter(|&start| end - start > SHORTEST_WAIT)
+        {
+            probe.span(wait, start, object as i64, "");
+        }
+        if succeeded {
+            probe.mark_at(kind, end, object as i64, 0, "");
+        }
+    }
 }
 
 /// Runs `operation`, a wait of `kind` (sleep, join), and records it as a span.
@@ -517,10 +594,26 @@ pub(crate) fn exact(kind: Kind, thinning: &Thinning) -> Option<Probe> {
     thinning.exact(kind, 0)
 }
 
-/// The calling thread's lane ends (with the exit code, for a process's main thread).
-pub(crate) fn lane_ended(exit: Option<i32>) {
+/// The calling prelude thread, given `lane` when it started, ends.
+pub(crate) fn thread_ended(lane: &ThreadLane) {
+    let Some(recorder) = armed(state()) else {
+        return;
+    };
+    let ident = crate::threading::get_ident();
+    let own = lane
+        .current(recorder)
+        .or_else(|| recorder.find_lane(ident).flatten());
+    if let Some(own) = own {
+        recorder.end_lane(own, None);
+    }
+    // The OS thread may run another prelude thread next, on a lane of its own.
+    recorder.forget(ident);
+}
+
+/// The calling process's main thread ends, with `exit_code`.
+pub(crate) fn process_ended(exit_code: i32) {
     if let Some(probe) = probe() {
-        probe.recorder.end_lane(probe.lane, exit);
+        probe.recorder.end_lane(probe.lane, Some(exit_code));
     }
 }
 

@@ -356,6 +356,29 @@ impl Recorder {
         slot.ready.store(1, Ordering::Release);
     }
 
+    /// Takes `ident` out of this process's index (its thread ended).
+    pub(crate) fn forget(&self, ident: u64) {
+        let Some(index) = self.index.get() else {
+            return;
+        };
+        let start = hash(ident);
+        for probe in 0..INDEX_SLOTS {
+            let (key, value) = &index[(start + probe) % INDEX_SLOTS];
+            match key.load(Ordering::Acquire) {
+                0 => return,
+                known if known == ident => {
+                    // Under the lock: another thread may be taking over stale slots.
+                    let _registering = self.registering.lock();
+                    if key.load(Ordering::Acquire) == ident {
+                        value.store(0, Ordering::Release);
+                    }
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Points `ident` at the lane of `ticket` in this process's index.
     fn index_lane(&self, ident: u64, ticket: Ticket) {
         let index = self.index.get_or_init(|| {
@@ -424,7 +447,10 @@ impl Recorder {
     /// Writes the counted part of `lane`'s run as one burst record, and ends the run.
     fn close_run(&self, lane: usize) {
         let slot = self.lane(lane);
-        if slot.run_length.swap(0, Ordering::Relaxed) == 0 {
+        // A load first: most lanes have no run, and a swap would write.
+        if slot.run_length.load(Ordering::Relaxed) == 0
+            || slot.run_length.swap(0, Ordering::Relaxed) == 0
+        {
             return;
         }
         let count = slot.burst_count.swap(0, Ordering::Relaxed);

@@ -424,12 +424,22 @@ fn merge(items: Vec<&Item>, scale: &Scale, distance: f64, marks: bool) -> Vec<It
     merged
 }
 
+/// `what` followed by the name it is about (merged items of different
+/// names have none).
+fn naming(what: &str, name: &str) -> String {
+    if name.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what} {name}")
+    }
+}
+
 /// The hover text of an item (escaped for XML).
 fn describe(item: &Item, scale: &Scale) -> String {
     let what = match item.kind {
         Kind::Sleep => "sleep".to_string(),
-        Kind::JoinThread => format!("join: waiting for thread {}", item.text),
-        Kind::JoinProcess => format!("join: waiting for process {}", item.text),
+        Kind::JoinThread => naming("join: waiting for thread", &item.text),
+        Kind::JoinProcess => naming("join: waiting for process", &item.text),
         Kind::LockWait => "waiting for a lock".to_string(),
         Kind::LockAcquire => "lock acquired".to_string(),
         Kind::LockRelease => "lock released".to_string(),
@@ -438,8 +448,8 @@ fn describe(item: &Item, scale: &Scale) -> String {
         Kind::QueueGetWait => "queue get: waiting for an item".to_string(),
         Kind::QueuePutWait => "queue put: waiting for room".to_string(),
         Kind::EventWait => "waiting for an Event".to_string(),
-        Kind::ProcessStart => format!("start process {}", item.text),
-        Kind::ThreadStart => format!("start thread {}", item.text),
+        Kind::ProcessStart => naming("start process", &item.text),
+        Kind::ThreadStart => naming("start thread", &item.text),
         Kind::ProcessExit => "process exit".to_string(),
         Kind::Print if item.text.is_empty() => "printed lines".to_string(),
         Kind::Print => format!("print: {}", item.text),

@@ -105,6 +105,92 @@ fn a_recorded_cell_draws_its_threads_processes_and_events() {
 }
 
 #[test]
+fn a_thread_queue_draws_its_puts_gets_and_waits() {
+    let run = run_program(|| {
+        arm();
+        let queue = queue::Queue::<u32>::new();
+        let consumer = {
+            let queue = queue.clone();
+            threading::Thread::new(move || {
+                // Nothing arrives in time: a drawn wait, no get.
+                assert!(queue.get_timeout(0.005).is_err());
+                // Waits until the producer puts.
+                for _ in 0..3 {
+                    queue.get();
+                }
+            })
+            .name("consumer")
+        };
+        consumer.start();
+        sleep(0.02);
+        for item in 0..3 {
+            queue.put(item);
+        }
+        consumer.join();
+    });
+    run.assert_ok();
+    let svg = the_picture(&run.stdout);
+    let lane = |name: &str| {
+        svg.split("<g class=\"lane\">")
+            .find(|lane| lane.contains(&format!(">{name}<")))
+            .unwrap_or_else(|| panic!("no lane {name} in {svg}"))
+            .to_string()
+    };
+    let (consumer, main) = (lane("consumer"), lane("MainThread"));
+    // The timed-out get and the wait for the first put (more if the
+    // producer is descheduled between its puts).
+    assert!(
+        consumer.matches("queue get: waiting for an item").count() >= 2,
+        "{consumer}"
+    );
+    assert!(consumer.contains("queue get"), "{consumer}");
+    assert!(main.contains("queue put"), "{main}");
+    assert!(!main.contains("queue put: waiting"), "{main}");
+}
+
+#[test]
+fn threads_that_reuse_an_os_thread_get_lanes_of_their_own() {
+    let run = run_program(|| {
+        arm();
+        for name in ["first", "second", "third"] {
+            let thread = threading::Thread::new(|| {
+                println!("ident {}", threading::get_ident());
+                sleep(0.002);
+            })
+            .name(name);
+            thread.start();
+            thread.join();
+            // Time for the OS thread to offer itself for the next one.
+            sleep(0.01);
+        }
+    });
+    run.assert_ok();
+    let idents: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("ident "))
+        .collect();
+    assert_eq!(idents.len(), 3, "{}", run.stdout);
+    assert!(
+        idents.iter().all(|ident| *ident == idents[0]),
+        "one OS thread expected: {idents:?}"
+    );
+    let svg = the_picture(&run.stdout);
+    for name in ["first", "second", "third"] {
+        let lane = svg
+            .split("<g class=\"lane\">")
+            .find(|lane| lane.contains(&format!(">{name}<")))
+            .unwrap_or_else(|| panic!("no lane {name} in {svg}"));
+        assert_eq!(lane.matches("<title>sleep, ").count(), 1, "{name}: {lane}");
+        assert_eq!(
+            lane.matches("<title>print: ident ").count(),
+            1,
+            "{name}: {lane}"
+        );
+    }
+}
+
+#[test]
 fn a_cell_without_timeline_draws_nothing() {
     let run = run_program(|| {
         super::begin();
@@ -180,6 +266,38 @@ fn close_marks_merge_and_count() {
     assert!(picture.svg.contains(" × printed lines"));
     assert_eq!(picture.events, 10_000);
     assert_eq!(picture.lanes, 1);
+}
+
+#[test]
+fn thread_starts_name_the_lane_they_number() {
+    let start = |time: u64, lane: i64| {
+        let record = Record {
+            start: time,
+            end: time,
+            arg: lane,
+            kind: Kind::ThreadStart as u8,
+            count: 1,
+            ..Record::default()
+        };
+        (record, String::new())
+    };
+    let mut main = dump("MainThread", Vec::new());
+    // Two starts close together merge into one mark; a third stands alone.
+    main.records = vec![start(5, 1), start(6, 2), start(500_000_000, 1)];
+    let lanes = vec![main, dump("sing", Vec::new()), dump("dance", Vec::new())];
+    let picture = render(lanes, 1, 1_000_000_000, 0);
+    assert!(
+        picture.svg.contains("<title>2 × start thread, "),
+        "{}",
+        picture.svg
+    );
+    assert!(
+        picture
+            .svg
+            .contains("<title>start thread sing, at 0.500000 s"),
+        "{}",
+        picture.svg
+    );
 }
 
 #[test]
