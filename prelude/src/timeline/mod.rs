@@ -610,10 +610,14 @@ pub(crate) fn thread_ended(lane: &ThreadLane) {
     recorder.forget(ident);
 }
 
-/// The calling process's main thread ends, with `exit_code`.
+/// The calling process's main thread ends, with `exit_code`. (A lane
+/// claimed in an earlier session is left alone; one reused by a session
+/// begun in the very instant the child ends could get a wrong end.)
 pub(crate) fn process_ended(exit_code: i32) {
-    if let Some(probe) = probe() {
-        probe.recorder.end_lane(probe.lane, Some(exit_code));
+    let recorder = state().recorder.load(Ordering::Acquire);
+    if !recorder.is_null() {
+        // SAFETY: recorders are leaked, never freed.
+        unsafe { &*recorder }.end_main_lane(exit_code);
     }
 }
 

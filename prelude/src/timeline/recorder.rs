@@ -63,6 +63,9 @@ struct HeaderCounters {
 pub(crate) struct LaneSlot {
     /// 1 once the fields below `ready` are written.
     ready: AtomicU32,
+    /// The session that claimed it (lets a child end its lane without
+    /// reading the header, see [`Recorder::end_main_lane`]).
+    generation: AtomicU32,
     pid: AtomicU32,
     /// 1 for a process's main thread.
     main: AtomicU32,
@@ -353,6 +356,7 @@ impl Recorder {
             field.store(0, Ordering::Relaxed);
         }
         slot.exit.store(0, Ordering::Relaxed);
+        slot.generation.store(self.generation(), Ordering::Relaxed);
         slot.ready.store(1, Ordering::Release);
     }
 
@@ -529,6 +533,22 @@ impl Recorder {
         slot.end.store(now(), Ordering::Release);
         if let Some(code) = exit {
             slot.exit.store(code.saturating_add(1), Ordering::Release);
+        }
+    }
+
+    /// Ends this process's main lane now, with `exit_code`, if it is still
+    /// of the session that gave it: judged by the lane's own generation, not
+    /// the header, so a child whose only event is its end touches one page
+    /// of the segment (each page costs a forked child a fault).
+    pub(crate) fn end_main_lane(&self, exit_code: i32) {
+        let ticket = self.main_ticket.load(Ordering::Relaxed);
+        let lane = ticket as u32;
+        if ticket == 0 || lane == NO_LANE {
+            return;
+        }
+        let slot = self.lane(lane as usize);
+        if slot.generation.load(Ordering::Acquire) == (ticket >> 32) as u32 {
+            self.end_lane(lane as usize, Some(exit_code));
         }
     }
 
