@@ -74,10 +74,20 @@ impl<R> AsyncResult<R> {
         if let Some(outcome) = self.outcome.get() {
             return Some(outcome);
         }
-        // A result already there is taken without waiting (nor a wait to draw).
-        let outcome = match self.source.wait_slice(Duration::ZERO) {
+        // While recording, a result already there is taken without a wait to
+        // draw (a look that costs a process pool a check of its workers, so
+        // only then).
+        let recording = crate::timeline::recording();
+        let ready = if recording {
+            self.source.wait_slice(Duration::ZERO)
+        } else {
+            None
+        };
+        let outcome = match ready {
             Some(outcome) => outcome,
-            None if deadline.is_some_and(|deadline| deadline <= Instant::now()) => return None,
+            None if recording && deadline.is_some_and(|deadline| deadline <= Instant::now()) => {
+                return None
+            }
             None => {
                 let wait = || wait_for(deadline, |slice| self.source.wait_slice(slice));
                 crate::timeline::waiting(crate::timeline::Kind::ResultWait, String::new, wait)?

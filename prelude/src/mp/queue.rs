@@ -140,6 +140,7 @@ impl<T: Message> Queue<T> {
         self.maxsize > 0 && self.qsize() >= self.maxsize
     }
 
+    #[inline]
     fn put_until(&self, item: T, deadline: Option<Instant>) -> Result<(), Error> {
         let object = (Arc::as_ptr(&self.ring) as u64, &self.ring.thinning);
         let put = || self.put_encoded(item, deadline);
@@ -152,6 +153,7 @@ impl<T: Message> Queue<T> {
         )
     }
 
+    #[inline]
     fn put_encoded(&self, item: T, deadline: Option<Instant>) -> Result<(), Error> {
         let bytes = encode(&item)?;
         if bytes.len() + LENGTH_BYTES > QUEUE_BYTES {
@@ -172,6 +174,7 @@ impl<T: Message> Queue<T> {
         }
     }
 
+    #[inline]
     fn get_until(&self, deadline: Option<Instant>) -> Result<T, Error> {
         let object = (Arc::as_ptr(&self.ring) as u64, &self.ring.thinning);
         let take = || self.ring.take(deadline).ok_or(Error::Empty);

@@ -171,6 +171,11 @@ fn armed(state: &State) -> Option<&'static Recorder> {
     started.then_some(recorder)
 }
 
+/// Whether what runs now is being recorded: loads only.
+pub(crate) fn recording() -> bool {
+    armed(state()).is_some()
+}
+
 /// Whether a recording is armed at all (for this cell or the next): loads only.
 #[inline]
 fn armed_anywhere() -> bool {
