@@ -415,7 +415,11 @@ fn merge(items: Vec<&Item>, scale: &Scale, distance: f64, marks: bool) -> Vec<It
                 previous.end = previous.end.max(item.end);
                 previous.count += item.count;
                 if previous.text != item.text {
-                    previous.text.clear();
+                    previous.text = if names_something(item.kind) {
+                        add_name(&previous.text, &item.text)
+                    } else {
+                        String::new()
+                    };
                 }
             }
             None => merged.push(item.clone()),
@@ -424,13 +428,36 @@ fn merge(items: Vec<&Item>, scale: &Scale, distance: f64, marks: bool) -> Vec<It
     merged
 }
 
-/// `what` followed by the name it is about (merged items of different
-/// names have none).
-fn naming(what: &str, name: &str) -> String {
-    if name.is_empty() {
-        what.to_string()
+/// Most names a merged start or join lists before an ellipsis.
+const MAX_NAMES: usize = 3;
+
+/// Whether items of `kind` name the thread or process they are about.
+fn names_something(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::ThreadStart | Kind::JoinThread | Kind::ProcessStart | Kind::JoinProcess
+    )
+}
+
+/// The names of merged items, `names` (comma-separated) and then `name`.
+fn add_name(names: &str, name: &str) -> String {
+    let listed: Vec<&str> = names.split(", ").collect();
+    if names.is_empty() || listed.contains(&name) || listed.last() == Some(&"…") {
+        names.to_string()
+    } else if listed.len() >= MAX_NAMES {
+        format!("{names}, …")
     } else {
-        format!("{what} {name}")
+        format!("{names}, {name}")
+    }
+}
+
+/// `what` followed by the name it is about, or the names (in parentheses)
+/// of the `count` merged items it stands for.
+fn naming(what: &str, name: &str, count: u64) -> String {
+    match (name.is_empty(), count > 1) {
+        (true, _) => what.to_string(),
+        (false, false) => format!("{what} {name}"),
+        (false, true) => format!("{what} ({name})"),
     }
 }
 
@@ -438,8 +465,8 @@ fn naming(what: &str, name: &str) -> String {
 fn describe(item: &Item, scale: &Scale) -> String {
     let what = match item.kind {
         Kind::Sleep => "sleep".to_string(),
-        Kind::JoinThread => naming("join: waiting for thread", &item.text),
-        Kind::JoinProcess => naming("join: waiting for process", &item.text),
+        Kind::JoinThread => naming("join: waiting for thread", &item.text, item.count),
+        Kind::JoinProcess => naming("join: waiting for process", &item.text, item.count),
         Kind::LockWait => "waiting for a lock".to_string(),
         Kind::LockAcquire => "lock acquired".to_string(),
         Kind::LockRelease => "lock released".to_string(),
@@ -448,8 +475,8 @@ fn describe(item: &Item, scale: &Scale) -> String {
         Kind::QueueGetWait => "queue get: waiting for an item".to_string(),
         Kind::QueuePutWait => "queue put: waiting for room".to_string(),
         Kind::EventWait => "waiting for an Event".to_string(),
-        Kind::ProcessStart => naming("start process", &item.text),
-        Kind::ThreadStart => naming("start thread", &item.text),
+        Kind::ProcessStart => naming("start process", &item.text, item.count),
+        Kind::ThreadStart => naming("start thread", &item.text, item.count),
         Kind::ProcessExit => "process exit".to_string(),
         Kind::Print if item.text.is_empty() => "printed lines".to_string(),
         Kind::Print => format!("print: {}", item.text),

@@ -282,12 +282,20 @@ fn thread_starts_name_the_lane_they_number() {
         (record, String::new())
     };
     let mut main = dump("MainThread", Vec::new());
-    // Two starts close together merge into one mark; a third stands alone.
+    // Two starts close together merge into one mark naming both; five list
+    // three names; a start far from the others stands alone.
     main.records = vec![start(5, 1), start(6, 2), start(500_000_000, 1)];
-    let lanes = vec![main, dump("sing", Vec::new()), dump("dance", Vec::new())];
+    main.records
+        .extend((1..=5).map(|lane| start(900_000_000 + lane as u64, lane)));
+    let lanes = ["sing", "dance", "x", "y", "z"]
+        .into_iter()
+        .map(|name| dump(name, Vec::new()));
+    let lanes = std::iter::once(main).chain(lanes).collect();
     let picture = render(lanes, 1, 1_000_000_000, 0);
     assert!(
-        picture.svg.contains("<title>2 × start thread, "),
+        picture
+            .svg
+            .contains("<title>2 × start thread (sing, dance), "),
         "{}",
         picture.svg
     );
