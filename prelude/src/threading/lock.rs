@@ -6,6 +6,7 @@
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -25,6 +26,9 @@ struct LockInner<T> {
     raw: RawMutex,
     /// Next to the lock word, on the cache line a use touches anyway.
     thinning: Thinning,
+    /// Whether the holder's acquire was recorded on a timeline, so that its
+    /// release is too (only acquires are counted: a pair costs one count).
+    noted: AtomicBool,
     value: UnsafeCell<T>,
 }
 
@@ -61,6 +65,7 @@ impl<T> Lock<T> {
             inner: Arc::new(LockInner {
                 raw: RawMutex::INIT,
                 thinning: Thinning::new(),
+                noted: AtomicBool::new(false),
                 value: UnsafeCell::new(value),
             }),
         }
@@ -83,7 +88,7 @@ impl<T> Lock<T> {
         if !self.inner.raw.is_locked() {
             panic!("release unlocked lock");
         }
-        timeline::frequent(Kind::LockRelease, self.object(), &self.inner.thinning);
+        self.note_release();
         // SAFETY: the lock is held (Python lets any thread release it, and
         // parking_lot's raw mutex does not track an owner).
         unsafe { self.inner.raw.unlock() };
@@ -106,7 +111,11 @@ impl<T> Lock<T> {
     fn acquire_until(&self, deadline: Option<Instant>) -> bool {
         if self.inner.raw.try_lock() {
             // Nothing waited; noted once held, when the lock's cache line is ours.
-            timeline::frequent(Kind::LockAcquire, self.object(), &self.inner.thinning);
+            if self.inner.thinning.may_record() {
+                let noted =
+                    timeline::frequent(Kind::LockAcquire, self.object(), &self.inner.thinning);
+                self.inner.noted.store(noted, Ordering::Relaxed);
+            }
             return true;
         }
         if self.inner.thinning.may_record() {
@@ -119,13 +128,29 @@ impl<T> Lock<T> {
     #[cold]
     #[inline(never)]
     fn wait_to_acquire(&self, deadline: Option<Instant>) -> bool {
-        timeline::blocking(
+        let mut noted = false;
+        let taken = timeline::blocking(
             Kind::LockAcquire,
             Kind::LockWait,
             (self.object(), &self.inner.thinning),
             || self.take(deadline),
-            |&taken| taken,
-        )
+            |&taken| {
+                noted = taken;
+                taken
+            },
+        );
+        if taken {
+            self.inner.noted.store(noted, Ordering::Relaxed);
+        }
+        taken
+    }
+
+    /// Records the release of an acquire that was recorded (the lock held).
+    #[inline]
+    fn note_release(&self) {
+        if self.inner.thinning.may_record() && self.inner.noted.swap(false, Ordering::Relaxed) {
+            timeline::noted_again(Kind::LockRelease, self.object());
+        }
     }
 
     /// Identifies the lock on a timeline.
@@ -172,11 +197,7 @@ impl<T> Drop for LockGuard<'_, T> {
     fn drop(&mut self) {
         // Someone may have called `release()` by hand meanwhile: do not unlock twice.
         if self.lock.locked() {
-            timeline::frequent(
-                Kind::LockRelease,
-                self.lock.object(),
-                &self.lock.inner.thinning,
-            );
+            self.lock.note_release();
             // SAFETY: the lock is held.
             unsafe { self.lock.inner.raw.unlock() };
         }

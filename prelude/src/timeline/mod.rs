@@ -569,10 +569,24 @@ fn timed<T>(
     value
 }
 
-/// Records a non-blocking frequent event (a lock's release) on `object`.
+/// Records a non-blocking frequent event on `object` (a lock taken at once);
+/// whether it was recorded exactly.
 #[inline]
-pub(crate) fn frequent(kind: Kind, object: u64, thinning: &Thinning) {
-    if let Some(probe) = thinning.exact(kind, object) {
+pub(crate) fn frequent(kind: Kind, object: u64, thinning: &Thinning) -> bool {
+    match thinning.exact(kind, object) {
+        Some(probe) => {
+            probe.mark(kind, object as i64, "");
+            true
+        }
+        None => false,
+    }
+}
+
+/// Records the second half of a pair whose first half was recorded exactly
+/// (a lock's release after its acquire), without counting it again.
+#[cold]
+pub(crate) fn noted_again(kind: Kind, object: u64) {
+    if let Some(probe) = probe() {
         probe.mark(kind, object as i64, "");
     }
 }
