@@ -111,10 +111,10 @@ impl<T> Lock<T> {
     fn acquire_until(&self, deadline: Option<Instant>) -> bool {
         if self.inner.raw.try_lock() {
             // Nothing waited; noted once held, when the lock's cache line is ours.
-            if self.inner.thinning.may_record() {
-                let noted =
-                    timeline::frequent(Kind::LockAcquire, self.object(), &self.inner.thinning);
-                self.inner.noted.store(noted, Ordering::Relaxed);
+            if self.inner.thinning.may_record()
+                && timeline::frequent(Kind::LockAcquire, self.object(), &self.inner.thinning)
+            {
+                self.inner.noted.store(true, Ordering::Relaxed);
             }
             return true;
         }
@@ -139,8 +139,8 @@ impl<T> Lock<T> {
                 taken
             },
         );
-        if taken {
-            self.inner.noted.store(noted, Ordering::Relaxed);
+        if noted {
+            self.inner.noted.store(true, Ordering::Relaxed);
         }
         taken
     }
@@ -148,7 +148,10 @@ impl<T> Lock<T> {
     /// Records the release of an acquire that was recorded (the lock held).
     #[inline]
     fn note_release(&self) {
-        if self.inner.thinning.may_record() && self.inner.noted.swap(false, Ordering::Relaxed) {
+        // A load, then a plain store: the holder alone writes it, and an
+        // atomic swap here would cost every release.
+        if self.inner.thinning.may_record() && self.inner.noted.load(Ordering::Relaxed) {
+            self.inner.noted.store(false, Ordering::Relaxed);
             timeline::noted_again(Kind::LockRelease, self.object());
         }
     }
