@@ -29,14 +29,14 @@ pub fn run(connection_file: &Path) -> anyhow::Result<()> {
 
     let slot = cache::claim_work_slot()?;
     std::env::set_var("EVCXR_TMPDIR", &slot.dir);
-    let prelude_dir = cache::prelude_dir()?;
+    let prelude = cache::prelude_dir()?;
 
     let sockets = Sockets::new(connection)?;
     let (publisher, iopub_queue) = Publisher::channel();
     let (input_asker, input_requests) = InputAsker::channel();
     let output = OutputPump::start(publisher.clone());
     let engine = EvcxrEngine::start(EngineSetup {
-        prelude_dir,
+        prelude_dir: prelude.dir.clone(),
         output: output.clone(),
     });
     let interrupter = engine.interrupter();
@@ -50,7 +50,7 @@ pub fn run(connection_file: &Path) -> anyhow::Result<()> {
     let shell = ShellHandler::new(engine, identity, publisher, output, input_asker);
     let served = sockets.serve(shell, control, iopub_queue, input_requests);
     interrupter.kill_runtime();
-    drop(slot);
+    drop((slot, prelude));
     served
 }
 
@@ -92,11 +92,11 @@ fn exit_with_launcher(interrupter: Interrupter) -> anyhow::Result<()> {
 pub fn warm_up() -> anyhow::Result<()> {
     let slot = cache::claim_work_slot()?;
     std::env::set_var("EVCXR_TMPDIR", &slot.dir);
-    let prelude_dir = cache::prelude_dir()?;
+    let prelude = cache::prelude_dir()?;
     let (publisher, messages) = Publisher::channel();
     let output = OutputPump::start(publisher);
     let mut engine = EvcxrEngine::start(EngineSetup {
-        prelude_dir,
+        prelude_dir: prelude.dir.clone(),
         output: output.clone(),
     });
     let outcome = engine.execute("getpid();", &output, Box::new(|_| None));
