@@ -216,7 +216,7 @@ fn register(state: &State, recorder: &Recorder, ident: u64) -> Option<usize> {
     }
     let record = crate::threading::current_thread_record(state);
     if let Some(thread) = &record {
-        let ticket = thread.lane().0.load(Ordering::Relaxed);
+        let ticket = thread.lane().ticket();
         if let Some(lane) = recorder.lane_of(ticket) {
             recorder.adopt(ident, ticket);
             return lane;
@@ -244,9 +244,13 @@ fn lane_name<'a>(state: &'a State, thread: &'a str) -> [&'a str; 3] {
 pub(crate) struct ThreadLane(AtomicU64);
 
 impl ThreadLane {
+    fn ticket(&self) -> Ticket {
+        self.0.load(Ordering::Relaxed)
+    }
+
     /// Its lane in the session `recorder` is recording now, if any.
     fn current(&self, recorder: &Recorder) -> Option<usize> {
-        recorder.lane_of(self.0.load(Ordering::Relaxed)).flatten()
+        recorder.lane_of(self.ticket()).flatten()
     }
 }
 
@@ -462,14 +466,28 @@ fn blocking_recorded<T>(
 ) -> T {
     let start = now();
     let value = operation();
+    let ended = succeeded(&value);
+    note_use(probe, (kind, wait), object, Some(start), ended);
+    value
+}
+
+/// Draws one recorded use of `object` ending now: its wait (since
+/// `waiting_since`, if longer than [`SHORTEST_WAIT`]) and, if it
+/// `succeeded`, its mark.
+fn note_use(
+    probe: Probe,
+    (kind, wait): (Kind, Kind),
+    object: u64,
+    waiting_since: Option<u64>,
+    succeeded: bool,
+) {
     let end = now();
-    if end - start > SHORTEST_WAIT {
+    if let Some(start) = waiting_since.filter(|&start| end - start > SHORTEST_WAIT) {
         probe.span(wait, start, object as i64, "");
     }
-    if succeeded(&value) {
+    if succeeded {
         probe.mark_at(kind, end, object as i64, 0, "");
     }
-    value
 }
 
 /// A blocking use of a frequent kind watched from inside its object's
@@ -514,17 +532,8 @@ impl Watch {
     /// Records a use [`Thinning`] wants recorded exactly: out of line.
     #[cold]
     #[inline(never)]
-    fn record(&self, probe: Probe, (kind, wait): (Kind, Kind), object: u64, succeeded: bool) {
-        let end = now();
-        if let Some(start) = self
-            .waiting_since
-            .filter(|&start| end - start > SHORTEST_WAIT)
-        {
-            probe.span(wait, start, object as i64, "");
-        }
-        if succeeded {
-            probe.mark_at(kind, end, object as i64, 0, "");
-        }
+    fn record(&self, probe: Probe, kinds: (Kind, Kind), object: u64, succeeded: bool) {
+        note_use(probe, kinds, object, self.waiting_since, succeeded);
     }
 }
 
