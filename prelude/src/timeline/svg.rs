@@ -131,27 +131,15 @@ pub(crate) fn render(dumps: Vec<LaneDump>, runtime: u32, finished: u64, dropped:
     let hidden = lanes.len().saturating_sub(MAX_DRAWN);
     let mut lanes = lanes;
     lanes.truncate(MAX_DRAWN);
-    let origin = lanes
-        .iter()
-        .map(|lane| lane.start)
-        .chain(
-            lanes
-                .iter()
-                .flat_map(|lane| lane.items.iter().map(|item| item.start)),
-        )
-        .min()
-        .unwrap_or(finished);
-    let last = lanes
-        .iter()
-        .map(|lane| lane.end)
-        .chain(
-            lanes
-                .iter()
-                .flat_map(|lane| lane.items.iter().map(|item| item.end)),
-        )
-        .max()
-        .unwrap_or(finished)
-        .max(origin + 1_000_000);
+    // Every lane's life and every item, as (start, end): the picture spans them all.
+    let spans = lanes.iter().flat_map(|lane| {
+        std::iter::once((lane.start, lane.end))
+            .chain(lane.items.iter().map(|item| (item.start, item.end)))
+    });
+    let (origin, last) = spans
+        .reduce(|(origin, last), (start, end)| (origin.min(start), last.max(end)))
+        .unwrap_or((finished, finished));
+    let last = last.max(origin + 1_000_000);
     let events: u64 = lanes
         .iter()
         .flat_map(|lane| &lane.items)
