@@ -5,6 +5,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 fn main() {
+    // The runtime's `Host` block, found by cells' copies of the prelude with
+    // dlsym (see prelude/src/host.rs).
+    println!("cargo:rustc-link-arg-bins=-Wl,--export-dynamic-symbol=multitask_host");
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let prelude_dir = manifest_dir.join("prelude");
     println!(

@@ -13,13 +13,12 @@
 //!   slot with everything already compiled: the prelude is compiled once per
 //!   slot, not once per kernel start.
 
-use std::fs::File;
-use std::hash::{Hash, Hasher};
-use std::os::fd::AsRawFd;
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
+use sha2::{Digest, Sha256};
 
 include!(concat!(env!("OUT_DIR"), "/prelude_files.rs"));
 
@@ -55,10 +54,8 @@ pub struct PreludeDir {
 /// Unpacks the embedded prelude (once per version), holds its directory, and
 /// removes the directories of versions no kernel uses any more.
 pub fn prelude_dir() -> anyhow::Result<PreludeDir> {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    PRELUDE_FILES.hash(&mut hasher);
     let root = cache_root();
-    let name = format!("prelude-{:016x}", hasher.finish());
+    let name = format!("prelude-{}", prelude_version(PRELUDE_FILES));
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
     // Shared, and taken before looking at the directory: a kernel removing
     // this version waits for nobody, and nobody uses it while it goes.
@@ -71,9 +68,32 @@ pub fn prelude_dir() -> anyhow::Result<PreludeDir> {
     Ok(PreludeDir { dir, _lock: lock })
 }
 
-/// Opens `<name>.lock` under `root`, marks it used now and takes `mode`
-/// (`LOCK_SH` blocking, or `LOCK_EX | LOCK_NB`); `None` when it is held.
-fn prelude_lock(root: &Path, name: &str, mode: libc::c_int) -> anyhow::Result<Option<File>> {
+/// A name for a version of the prelude: the first 16 hex digits of the
+/// SHA-256 of its files (each path and contents length-prefixed), the same
+/// for every build of the kernel, whatever the Rust release.
+fn prelude_version(files: &[(&str, &str)]) -> String {
+    let mut hasher = Sha256::new();
+    for (path, contents) in files {
+        for part in [path, contents] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+    }
+    hex::encode(&hasher.finalize()[..8])
+}
+
+/// How [`prelude_lock`] takes a version's lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LockMode {
+    /// Shared with other kernels of the version; waits for a remover.
+    Shared,
+    /// Exclusive, only if nobody holds it now (to remove the version).
+    ExclusiveIfFree,
+}
+
+/// Opens `<name>.lock` under `root` and takes it as `mode` says; `None`
+/// when `ExclusiveIfFree` finds it held.
+fn prelude_lock(root: &Path, name: &str, mode: LockMode) -> anyhow::Result<Option<File>> {
     let path = root.join(format!("{name}.lock"));
     let lock = std::fs::OpenOptions::new()
         .create(true)
@@ -81,17 +101,25 @@ fn prelude_lock(root: &Path, name: &str, mode: libc::c_int) -> anyhow::Result<Op
         .write(true)
         .open(&path)
         .with_context(|| format!("opening {}", path.display()))?;
-    // SAFETY: flock on an open descriptor.
-    if unsafe { libc::flock(lock.as_raw_fd(), mode) } != 0 {
-        return Ok(None);
+    match mode {
+        LockMode::Shared => lock
+            .lock_shared()
+            .with_context(|| format!("locking {}", path.display()))?,
+        LockMode::ExclusiveIfFree => match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Ok(None),
+            Err(TryLockError::Error(error)) => {
+                return Err(error).with_context(|| format!("locking {}", path.display()))
+            }
+        },
     }
     Ok(Some(lock))
 }
 
-/// This version's lock, held shared, its use noted.
+/// This version's lock, held shared, and marked used now.
 fn hold_prelude_lock(root: &Path, name: &str) -> anyhow::Result<File> {
     let lock =
-        prelude_lock(root, name, libc::LOCK_SH)?.context("locking the prelude's directory")?;
+        prelude_lock(root, name, LockMode::Shared)?.context("locking the prelude's directory")?;
     lock.set_modified(SystemTime::now())?;
     Ok(lock)
 }
@@ -118,7 +146,7 @@ fn remove_unused_preludes(root: &Path, keep: &str) {
         if unused_for.is_none_or(|unused| unused < UNUSED_PRELUDE_KEPT) {
             continue;
         }
-        if let Ok(Some(_held)) = prelude_lock(root, &name, libc::LOCK_EX | libc::LOCK_NB) {
+        if let Ok(Some(_held)) = prelude_lock(root, &name, LockMode::ExclusiveIfFree) {
             // The lock file stays: a kernel waiting on it must not end up
             // holding a lock on a file nobody else can find.
             let _ = std::fs::remove_dir_all(entry.path());
@@ -143,6 +171,52 @@ fn unpack_prelude(root: &Path, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Set by evcxr in the environment of the rustc wrapper (this binary) when
+/// its compile cache is on (evcxr's `module::CACHE_ENABLED_ENV`).
+const EVCXR_CACHE_ENABLED_ENV: &str = "EVCXR_CACHE_ENABLED";
+
+/// Makes this rustc wrapper process the only one, among all kernels of this
+/// user, that reads or writes evcxr's compile cache (`~/.cache/evcxr`) until
+/// it exits.
+///
+/// evcxr's wrapper copies a compiled dependency out of the cache when the
+/// entry's `stderr` file exists, and writes an entry by copying its files in
+/// place, `stderr` last but over an existing entry too. Two kernels that
+/// build the same dependency at once (a class opening the course, parallel
+/// tests on a cold cache) can thus copy a half-written `.rlib` into a work
+/// slot, whose cargo then believes it built (seen: "can't find crate for
+/// `serde`" in every later kernel of that slot). Under this lock the second
+/// kernel waits for the first and then finds a whole entry. Cells are built
+/// incrementally, which evcxr never caches, so they never wait here.
+pub fn lock_evcxr_cache_for_this_compile() {
+    if std::env::var_os(EVCXR_CACHE_ENABLED_ENV).is_none()
+        || std::env::args().any(|argument| argument.contains("incremental="))
+    {
+        return;
+    }
+    let Some(cache_dir) = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+    else {
+        return;
+    };
+    let evcxr_cache = cache_dir.join("evcxr");
+    let lock = std::fs::create_dir_all(&evcxr_cache).and_then(|()| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(evcxr_cache.join(".multitask-kernel.lock"))
+    });
+    if let Ok(lock) = lock {
+        if lock.lock().is_ok() {
+            // Held until this process exits (evcxr's wrapper ends with
+            // `process::exit`); the kernel closes the descriptor then.
+            std::mem::forget(lock);
+        }
+    }
+}
+
 /// A work directory held for the life of the kernel.
 pub struct WorkSlot {
     /// The directory evcxr works in.
@@ -157,7 +231,7 @@ pub fn claim_work_slot() -> anyhow::Result<WorkSlot> {
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     for slot in 0..SLOTS {
         let lock = File::create(work.join(format!("slot-{slot}.lock")))?;
-        if try_lock(&lock) {
+        if lock.try_lock().is_ok() {
             let dir = work.join(format!("slot-{slot}"));
             std::fs::create_dir_all(&dir)?;
             return Ok(WorkSlot {
@@ -171,9 +245,22 @@ pub fn claim_work_slot() -> anyhow::Result<WorkSlot> {
     Ok(WorkSlot { dir, _lock: None })
 }
 
-fn try_lock(file: &File) -> bool {
-    // SAFETY: flock on an open descriptor.
-    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+impl WorkSlot {
+    /// Empties the slot, for a build that went wrong in it (a dependency a
+    /// killed or racing build left half-written is then built again).
+    pub fn empty(dir: &Path) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let _ = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+        }
+    }
 }
 
 #[cfg(test)]
@@ -183,10 +270,23 @@ mod tests {
     /// A `prelude-*` directory under `root`, last used `age` ago.
     fn version(root: &Path, name: &str, age: Duration) {
         std::fs::create_dir_all(root.join(name).join("src")).expect("a directory");
-        let lock = prelude_lock(root, name, libc::LOCK_SH)
+        let lock = prelude_lock(root, name, LockMode::Shared)
             .expect("a lock file")
             .expect("free");
         lock.set_modified(SystemTime::now() - age).expect("a time");
+    }
+
+    #[test]
+    fn a_prelude_version_is_named_by_its_contents() {
+        // SHA-256 itself fixes the name: no Rust release changes it.
+        let version = prelude_version(&[("src/lib.rs", "fn a() {}")]);
+        assert_eq!(version, "88a266f6d2183fbb");
+        assert_ne!(version, prelude_version(&[("src/lib.rs", "fn b() {}")]));
+        // Where one file ends and the next begins is part of the name.
+        assert_ne!(
+            prelude_version(&[("a", "bc"), ("d", "")]),
+            prelude_version(&[("a", "b"), ("cd", "")])
+        );
     }
 
     #[test]
@@ -198,7 +298,7 @@ mod tests {
         version(root, "prelude-held", two_days);
         version(root, "prelude-recent", Duration::from_secs(60));
         version(root, "prelude-mine", two_days);
-        let held = prelude_lock(root, "prelude-held", libc::LOCK_SH)
+        let held = prelude_lock(root, "prelude-held", LockMode::Shared)
             .expect("a lock file")
             .expect("shared locks mix");
 

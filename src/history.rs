@@ -118,28 +118,123 @@ fn last<T>(mut items: Vec<T>, n: i32) -> Vec<T> {
     items
 }
 
-/// Shell-style match: `*` is any run of characters, `?` any one character.
-fn glob_match(pattern: &str, text: &str) -> bool {
-    let pattern: Vec<char> = pattern.chars().collect();
-    let text: Vec<char> = text.chars().collect();
-    let (mut p, mut t) = (0, 0);
-    let mut backtrack: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
-            p += 1;
-            t += 1;
-        } else if p < pattern.len() && pattern[p] == '*' {
-            backtrack = Some((p, t));
-            p += 1;
-        } else if let Some((star, matched)) = backtrack {
-            p = star + 1;
-            t = matched + 1;
-            backtrack = Some((star, matched + 1));
+/// One element of a glob pattern.
+#[derive(Debug, PartialEq, Eq)]
+enum GlobToken {
+    /// `*`: any run of characters, none included.
+    AnyRun,
+    /// `?`: any one character.
+    AnyOne,
+    /// `[...]`: one character of a set (ranges `a-z`; `^` first negates).
+    Set {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
+    /// Anything else stands for itself.
+    Literal(char),
+}
+
+/// Splits a pattern as SQLite's GLOB reads it (IPython searches history
+/// with `GLOB`).
+fn glob_tokens(pattern: &str) -> Vec<GlobToken> {
+    let characters: Vec<char> = pattern.chars().collect();
+    let mut tokens = Vec::new();
+    let mut index = 0;
+    while index < characters.len() {
+        let token = match characters[index] {
+            '*' => GlobToken::AnyRun,
+            '?' => GlobToken::AnyOne,
+            '[' => match glob_set(&characters[index + 1..]) {
+                Some((token, used)) => {
+                    index += used;
+                    token
+                }
+                // SQLite matches nothing against an unclosed set.
+                None => GlobToken::Set {
+                    negated: false,
+                    ranges: Vec::new(),
+                },
+            },
+            other => GlobToken::Literal(other),
+        };
+        tokens.push(token);
+        index += 1;
+    }
+    tokens
+}
+
+/// Reads a set after its `[`; returns it and how many characters it used,
+/// its `]` included. A `]` right after `[` or `[^` belongs to the set.
+fn glob_set(rest: &[char]) -> Option<(GlobToken, usize)> {
+    let negated = rest.first() == Some(&'^');
+    let mut index = usize::from(negated);
+    let mut ranges = Vec::new();
+    let mut first = true;
+    while index < rest.len() {
+        let character = rest[index];
+        if character == ']' && !first {
+            return Some((GlobToken::Set { negated, ranges }, index + 1));
+        }
+        first = false;
+        if rest.get(index + 1) == Some(&'-') && rest.get(index + 2).is_some_and(|end| *end != ']') {
+            ranges.push((character, rest[index + 2]));
+            index += 3;
         } else {
-            return false;
+            ranges.push((character, character));
+            index += 1;
         }
     }
-    pattern[p..].iter().all(|&character| character == '*')
+    None
+}
+
+impl GlobToken {
+    /// Whether this single-character token matches `character`.
+    fn matches(&self, character: char) -> bool {
+        match self {
+            GlobToken::AnyRun | GlobToken::AnyOne => true,
+            GlobToken::Literal(literal) => *literal == character,
+            GlobToken::Set { negated, ranges } => {
+                ranges
+                    .iter()
+                    .any(|(low, high)| (*low..=*high).contains(&character))
+                    != *negated
+            }
+        }
+    }
+}
+
+/// Whether `text` matches `pattern` as a whole, as SQLite's GLOB decides:
+/// `*` any run of characters, `?` any one, `[...]` one of a set; case matters.
+fn glob_match(pattern: &str, text: &str) -> bool {
+    let tokens = glob_tokens(pattern);
+    let text: Vec<char> = text.chars().collect();
+    let (mut token, mut position) = (0, 0);
+    // The last `*` seen and where in the text its run ends for now.
+    let mut backtrack: Option<(usize, usize)> = None;
+    while position < text.len() {
+        match tokens.get(token) {
+            Some(GlobToken::AnyRun) => {
+                backtrack = Some((token, position));
+                token += 1;
+            }
+            Some(single) if single.matches(text[position]) => {
+                token += 1;
+                position += 1;
+            }
+            _ => match backtrack {
+                // Let the last `*` take one more character, and retry.
+                Some((star, run_end)) => {
+                    token = star + 1;
+                    position = run_end + 1;
+                    backtrack = Some((star, run_end + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    tokens[token..]
+        .iter()
+        .all(|rest| *rest == GlobToken::AnyRun)
 }
 
 #[cfg(test)]
@@ -226,5 +321,31 @@ mod tests {
         assert!(glob_match("a?b", "axb"));
         assert!(!glob_match("a?b", "ab"));
         assert!(glob_match("*", ""));
+    }
+
+    #[test]
+    fn glob_matches_like_sqlite() {
+        // (pattern, text, matches), as `SELECT text GLOB pattern` answers.
+        for (pattern, text, expected) in [
+            ("6 *", "6 * 7", true),
+            ("*\\*", "a * b", false),
+            ("*[*]*", "6 * 7", true),
+            ("*[*]*", "6 + 7", false),
+            ("[a-c]x", "bx", true),
+            ("[^a-c]x", "bx", false),
+            ("[^a-c]x", "dx", true),
+            ("[]]", "]", true),
+            ("[", "[", false),
+            ("Sleep*", "sleep(1.0);", false),
+            ("*1.0*", "sleep(1.0);", true),
+            ("a*b*c", "aXbYbZc", true),
+            ("a*b*c", "aXbYbZ", false),
+        ] {
+            assert_eq!(
+                glob_match(pattern, text),
+                expected,
+                "{pattern:?} on {text:?}"
+            );
+        }
     }
 }

@@ -37,6 +37,7 @@ pub fn run(connection_file: &Path) -> anyhow::Result<()> {
     let output = OutputPump::start(publisher.clone());
     let engine = EvcxrEngine::start(EngineSetup {
         prelude_dir: prelude.dir.clone(),
+        work_dir: slot.dir.clone(),
         output: output.clone(),
     });
     let interrupter = engine.interrupter();
@@ -97,6 +98,7 @@ pub fn warm_up() -> anyhow::Result<()> {
     let output = OutputPump::start(publisher);
     let mut engine = EvcxrEngine::start(EngineSetup {
         prelude_dir: prelude.dir.clone(),
+        work_dir: slot.dir.clone(),
         output: output.clone(),
     });
     let outcome = engine.execute("getpid();", &output, Box::new(|_| None));

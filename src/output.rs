@@ -221,7 +221,7 @@ impl Pump {
             }
             Item::Running => self.drop_notice(),
             Item::Line(stream, text) => match text.strip_prefix(EVENT_PREFIX) {
-                Some(json) => self.take_event(json),
+                Some(body) => self.take_event(body),
                 None => self.take_line(stream, text),
             },
             Item::AttachStdout(_) => unreachable!("handled by the run loop"),
@@ -256,8 +256,8 @@ impl Pump {
         }
     }
 
-    fn take_event(&mut self, json: &str) {
-        let event = match serde_json::from_str::<Event>(json) {
+    fn take_event(&mut self, body: &str) {
+        let event = match Event::from_line_body(body) {
             Ok(event) => event,
             Err(error) => {
                 self.take_line(

@@ -5,7 +5,7 @@
 //! on stdin and waits for `EVCXR_EXECUTION_COMPLETE` on stdout. We answer that
 //! protocol ourselves instead of calling evcxr's loop, because the runtime has
 //! to do three things evcxr's does not: own the prelude's [`Host`] block (one
-//! per process, announced in `MULTITASK_HOST`), turn SIGINT into a flag the
+//! per process, exported as a dynamic symbol), turn SIGINT into a flag the
 //! prelude polls (so an interrupt unwinds the cell and keeps its variables),
 //! and run the prelude's cell-end hook before reporting the cell complete (so
 //! children joined there still stream into their cell).
@@ -20,10 +20,14 @@ use std::ffi::{c_void, CString};
 use std::io::{BufRead, Write};
 use std::sync::atomic::Ordering;
 
-use multitask::host::{Host, HOST_ENV};
+use multitask::host::Host;
 
 /// Set by evcxr in the environment of the runtime subprocess it starts.
 const RUNTIME_ENV: &str = "EVCXR_IS_RUNTIME";
+
+/// Set by the kernel to its own pid for the runtime it starts, so the
+/// runtime can tell whether the kernel died before PDEATHSIG was armed.
+pub const KERNEL_PID_ENV: &str = "MULTITASK_KERNEL_PID";
 
 /// What evcxr waits for on stdout after each `LOAD_AND_RUN`.
 const EXECUTION_COMPLETE: &str = "EVCXR_EXECUTION_COMPLETE";
@@ -35,7 +39,10 @@ pub const CELL_STARTED: &str = "\u{1e}multitask-runtime:cell-started";
 /// the cell is reported complete: everything the cell wrote is in the pipes.
 pub const CELL_FINISHED: &str = "\u{1e}multitask-runtime:cell-finished";
 
-/// The one [`Host`] block of this process.
+/// The one [`Host`] block of this process. Exported under
+/// [`multitask::host::HOST_SYMBOL`] (`build.rs` puts it in the binary's
+/// dynamic symbol table), where every cell's copy of the prelude finds it.
+#[export_name = "multitask_host"]
 static HOST: Host = Host::new();
 
 /// Becomes the runtime and never returns when this process was started as one.
@@ -45,18 +52,23 @@ pub fn run_if_runtime() {
     }
     die_with_parent();
     start_group_guardian();
-    // Set before any thread exists (this runs first thing in `main`).
-    std::env::set_var(HOST_ENV, HOST.address());
     install_interrupt_flag();
     std::process::exit(serve_cells());
 }
 
 /// The runtime must not outlive the kernel, however the kernel ends.
 fn die_with_parent() {
+    let kernel_pid = std::env::var(KERNEL_PID_ENV)
+        .ok()
+        .and_then(|pid| pid.parse::<libc::pid_t>().ok());
+    std::env::remove_var(KERNEL_PID_ENV);
     // SAFETY: plain prctl/getppid calls with valid arguments.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        if libc::getppid() == 1 {
+        // The kernel may have died before PDEATHSIG was armed. Its orphans go
+        // to a subreaper (a container's init, a systemd user session), not
+        // always to pid 1: compare with the kernel's own pid.
+        if kernel_pid.is_some_and(|kernel| libc::getppid() != kernel) {
             libc::_exit(1);
         }
     }
@@ -77,13 +89,16 @@ fn start_group_guardian() {
         let mut parent_death: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut parent_death);
         libc::sigaddset(&mut parent_death, libc::SIGUSR1);
+        let runtime_pid = libc::getpid();
         if libc::fork() != 0 {
             return;
         }
         libc::sigprocmask(libc::SIG_BLOCK, &parent_death, std::ptr::null_mut());
         libc::signal(libc::SIGINT, libc::SIG_IGN);
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGUSR1);
-        if libc::getppid() != 1 {
+        // Still the runtime's child: wait for it to die (a subreaper, not
+        // only pid 1, may have adopted us if it is gone already).
+        if libc::getppid() == runtime_pid {
             let mut received: libc::c_int = 0;
             libc::sigwait(&parent_death, &mut received);
         }

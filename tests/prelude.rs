@@ -190,7 +190,7 @@ fn an_interrupted_sleep_loop_ends_quickly_kills_its_child_and_keeps_variables() 
     std::thread::sleep(Duration::from_millis(300));
     let (ename, _, took) = kernel.interrupt_cell(&running);
     assert_eq!(ename, "KeyboardInterrupt");
-    assert!(took < Duration::from_secs(1), "interrupt took {took:?}");
+    took.assert_under(Duration::from_secs(1), "the interrupt");
     assert!(
         !process_alive(child),
         "the cell's child {child} survived the interrupt"
@@ -340,4 +340,21 @@ fn every_name_of_the_contract_works_in_a_cell() {
             display::markdown(\"*md*\"); clear_output();
          };",
     );
+}
+
+#[test]
+fn programs_a_cell_starts_inherit_none_of_the_kernels_internals() {
+    let kernel = shared(&KERNEL);
+    let exchange = kernel.run_ok(
+        "let inherited = std::process::Command::new(\"env\").output().unwrap();
+         print!(\"{}\", String::from_utf8_lossy(&inherited.stdout));",
+    );
+    let environment = exchange.stream_text("stdout");
+    assert!(environment.contains("PATH="), "{environment}");
+    for internal in ["MULTITASK_HOST", "MULTITASK_KERNEL_PID"] {
+        assert!(
+            !environment.contains(internal),
+            "{internal} leaked into a program the cell started"
+        );
+    }
 }

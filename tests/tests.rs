@@ -3,10 +3,12 @@
 
 mod kernel {
     pub mod harness;
+    pub mod pressure;
 }
 
 mod cells;
 mod faults;
+mod load;
 mod prelude;
 mod protocol;
 mod timeline;

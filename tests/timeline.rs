@@ -4,7 +4,7 @@
 
 use std::sync::{Mutex, OnceLock};
 
-use jupyter_protocol::JupyterMessageContent;
+use jupyter_protocol::{JupyterMessageContent, ReplyStatus};
 
 use crate::kernel::harness::{shared, Exchange};
 
@@ -201,4 +201,18 @@ fn a_cell_without_timeline_shows_no_picture() {
     // (The kernel's own "compiling…" notice may show as a display.)
     assert!(pictures(&exchange).is_empty());
     assert!(!exchange.stream_text("stdout").contains("timeline"));
+}
+
+#[test]
+fn a_timeline_cell_that_never_runs_leaves_nothing_armed() {
+    let kernel = shared(&KERNEL);
+    let failed = kernel.execute(":timeline\nlet wrong: u32 = \"not a number\";");
+    assert_eq!(failed.status(), ReplyStatus::Error);
+    let next = kernel.run_ok("println!(\"after\");");
+    assert!(pictures(&next).is_empty(), "the cell after drew a picture");
+    // A cell of items only draws its own (empty) run or nothing; never the next.
+    let items_only = kernel.run_ok(":timeline\nfn drawn_by_nobody() {}");
+    assert!(pictures(&items_only).len() <= 1);
+    let next = kernel.run_ok("println!(\"after\");");
+    assert!(pictures(&next).is_empty(), "the cell after drew a picture");
 }

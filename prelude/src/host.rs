@@ -4,8 +4,7 @@
 //! libraries links its own copy of this crate: a `static` or `thread_local!`
 //! here exists once per cell, not once per process. Everything that must be
 //! process-wide therefore hangs off [`Host`], a single block that the kernel's
-//! runtime loop owns and announces through the `MULTITASK_HOST` environment
-//! variable (its address, in hex). Outside the kernel (unit tests, a plain
+//! runtime loop owns and exports as the dynamic symbol [`HOST_SYMBOL`]. Outside the kernel (unit tests, a plain
 //! program) a process-local block stands in for it.
 //!
 //! The kernel side of the contract, in order, for every cell:
@@ -17,7 +16,9 @@
 //! 4. report the cell complete.
 //!
 //! SIGINT sent to the runtime only sets [`Host::interrupted`]; the prelude's
-//! blocking calls poll it and unwind.
+//! blocking calls poll it and unwind. When the prelude takes an interrupt it
+//! writes [`INTERRUPT_TAKEN`] as a line on stderr, so the kernel knows the
+//! cell is unwinding and gives it time to end instead of killing the runtime.
 //!
 //! Lines that start with [`EVENT_PREFIX`] on stdout are not shown: the kernel
 //! reads the JSON that follows as an event (see [`Event`]).
@@ -26,11 +27,18 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-/// Environment variable holding the address of the kernel's [`Host`] block.
-pub const HOST_ENV: &str = "MULTITASK_HOST";
+/// The name under which the kernel's runtime exports its [`Host`] block in
+/// its dynamic symbol table. A symbol, not an environment variable: programs
+/// a cell starts inherit the environment, and an address from it would mean
+/// nothing in them.
+pub const HOST_SYMBOL: &std::ffi::CStr = c"multitask_host";
 
 /// Marks a stdout line as an event for the kernel rather than output.
 pub const EVENT_PREFIX: &str = "\u{1e}multitask:";
+
+/// Line the prelude writes on the runtime's stderr when the cell's main
+/// thread takes an interrupt (the kernel does not show it).
+pub const INTERRUPT_TAKEN: &str = "\u{1e}multitask:interrupt-taken";
 
 /// Reply the kernel gives to an input request when the frontend allows no input.
 pub const NO_STDIN_REPLY: &str = "\u{1e}multitask:no-stdin";
@@ -75,11 +83,6 @@ impl Host {
         }
     }
 
-    /// The value to put in [`HOST_ENV`] so that the prelude finds this block.
-    pub fn address(&'static self) -> String {
-        format!("{:x}", self as *const Host as usize)
-    }
-
     /// Stores the hook the runtime calls when a cell's code returns.
     pub fn set_cell_end(&self, hook: CellEndHook) {
         self.cell_end.store(hook as *mut c_void, Ordering::SeqCst);
@@ -107,30 +110,28 @@ impl Default for Host {
 pub fn host() -> &'static Host {
     static HOST: OnceLock<&'static Host> = OnceLock::new();
     HOST.get_or_init(|| {
-        let announced = std::env::var(HOST_ENV)
-            .ok()
-            .and_then(|hex| usize::from_str_radix(&hex, 16).ok());
-        match announced {
-            // SAFETY: the runtime loop sets HOST_ENV to the address of a `Host`
-            // that lives, never moved, for the whole process (and its forks).
-            Some(address) if address != 0 => {
-                let host = unsafe { &*(address as *const Host) };
-                assert_eq!(
-                    host.version, HOST_VERSION,
-                    "the multitask prelude and the kernel were built from different versions"
-                );
-                host
-            }
-            _ => Box::leak(Box::new(Host::new())),
+        // SAFETY: dlsym with a valid C string; RTLD_DEFAULT searches the
+        // executable, whose dynamic symbol table the runtime exports
+        // HOST_SYMBOL in.
+        let announced = unsafe { libc::dlsym(libc::RTLD_DEFAULT, HOST_SYMBOL.as_ptr()) };
+        if announced.is_null() {
+            return Box::leak(Box::new(Host::new()));
         }
+        // SAFETY: under the kernel's runtime the symbol names its one `Host`,
+        // a static that lives, never moved, for the whole process (and its
+        // forks); only shared references to it are made.
+        let host = unsafe { &*announced.cast::<Host>() };
+        assert_eq!(
+            host.version, HOST_VERSION,
+            "the multitask prelude and the kernel were built from different versions"
+        );
+        host
     })
 }
 
-/// Something the prelude asks the kernel to do, sent as one stdout line:
-/// [`EVENT_PREFIX`] followed by this value as JSON (externally tagged, as
-/// serde writes enums).
+/// Something the prelude asks the kernel to do, sent as one stdout line
+/// (see [`Event::to_line`]).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Event {
     /// Show rich output now (`display_data`), or replace an earlier one with
     /// the same `display_id` when `update` is true (`update_display_data`).
@@ -159,75 +160,111 @@ pub enum Event {
 }
 
 impl Event {
-    /// The whole stdout line (with [`EVENT_PREFIX`], without the newline).
+    /// The whole stdout line (with [`EVENT_PREFIX`], without the newline):
+    /// the event as postcard bytes, in hex, so it stays one line whatever
+    /// it carries. Serde's derive is the one description of the format.
     pub fn to_line(&self) -> String {
-        let mut line = String::from(EVENT_PREFIX);
-        match self {
-            Event::Display {
-                data,
-                display_id,
-                update,
-            } => {
-                line.push_str("{\"display\":{\"data\":[");
-                for (index, (mime, content)) in data.iter().enumerate() {
-                    if index > 0 {
-                        line.push(',');
-                    }
-                    line.push('[');
-                    push_json_string(&mut line, mime);
-                    line.push(',');
-                    push_json_string(&mut line, content);
-                    line.push(']');
-                }
-                line.push_str("],\"display_id\":");
-                match display_id {
-                    Some(id) => push_json_string(&mut line, id),
-                    None => line.push_str("null"),
-                }
-                line.push_str(&format!(",\"update\":{update}}}}}"));
-            }
-            Event::ClearOutput { wait } => {
-                line.push_str(&format!("{{\"clear_output\":{{\"wait\":{wait}}}}}"));
-            }
-            Event::Error {
-                ename,
-                evalue,
-                traceback,
-            } => {
-                line.push_str("{\"error\":{\"ename\":");
-                push_json_string(&mut line, ename);
-                line.push_str(",\"evalue\":");
-                push_json_string(&mut line, evalue);
-                line.push_str(",\"traceback\":[");
-                for (index, entry) in traceback.iter().enumerate() {
-                    if index > 0 {
-                        line.push(',');
-                    }
-                    push_json_string(&mut line, entry);
-                }
-                line.push_str("]}}");
-            }
+        let bytes = postcard::to_stdvec(self).expect("an event always serialises");
+        let mut line = String::with_capacity(EVENT_PREFIX.len() + 2 * bytes.len());
+        line.push_str(EVENT_PREFIX);
+        for byte in bytes {
+            line.push(char::from(HEX_DIGITS[usize::from(byte >> 4)]));
+            line.push(char::from(HEX_DIGITS[usize::from(byte & 0x0f)]));
         }
         line
     }
+
+    /// Reads what follows [`EVENT_PREFIX`] on a line [`Event::to_line`] wrote.
+    pub fn from_line_body(body: &str) -> Result<Event, EventLineError> {
+        let digits = body.as_bytes();
+        if !digits.len().is_multiple_of(2) {
+            return Err(EventLineError::NotHex);
+        }
+        let bytes = digits
+            .chunks(2)
+            .map(|pair| {
+                let high = hex_value(pair[0])?;
+                let low = hex_value(pair[1])?;
+                Some(high << 4 | low)
+            })
+            .collect::<Option<Vec<u8>>>()
+            .ok_or(EventLineError::NotHex)?;
+        postcard::from_bytes(&bytes).map_err(|_| EventLineError::NotAnEvent)
+    }
 }
 
-/// Appends `text` as a JSON string literal; control characters (newlines
-/// included) are escaped, so the event stays on one line.
-fn push_json_string(out: &mut String, text: &str) {
-    out.push('"');
-    for character in text.chars() {
-        match character {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            control if (control as u32) < 0x20 => {
-                out.push_str(&format!("\\u{:04x}", control as u32));
-            }
-            other => out.push(other),
+/// Why a line that starts with [`EVENT_PREFIX`] could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventLineError {
+    /// Its body is not an even number of lowercase hex digits.
+    NotHex,
+    /// Its bytes do not decode as an [`Event`] (a prelude of another version?).
+    NotAnEvent,
+}
+
+impl std::fmt::Display for EventLineError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            EventLineError::NotHex => "the event is not written in hex digits",
+            EventLineError::NotAnEvent => "the bytes are not an event of this prelude's version",
+        })
+    }
+}
+
+impl std::error::Error for EventLineError {}
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+fn hex_value(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_survives_its_line() {
+        let events = [
+            Event::Display {
+                data: vec![
+                    ("text/html".to_owned(), "<b>\"hi\"</b>\n\u{1e}\\".to_owned()),
+                    ("text/plain".to_owned(), "é 中文 ✅".to_owned()),
+                ],
+                display_id: Some("progress-1".to_owned()),
+                update: true,
+            },
+            Event::Display {
+                data: Vec::new(),
+                display_id: None,
+                update: false,
+            },
+            Event::ClearOutput { wait: true },
+            Event::Error {
+                ename: "KeyboardInterrupt".to_owned(),
+                evalue: String::new(),
+                traceback: vec!["line one\nline two".to_owned()],
+            },
+        ];
+        for event in events {
+            let line = event.to_line();
+            assert!(!line.contains('\n'), "{line}");
+            let body = line.strip_prefix(EVENT_PREFIX).expect("the prefix");
+            assert_eq!(Event::from_line_body(body), Ok(event));
         }
     }
-    out.push('"');
+
+    #[test]
+    fn a_damaged_line_is_an_error_not_a_panic() {
+        assert_eq!(Event::from_line_body("abc"), Err(EventLineError::NotHex));
+        assert_eq!(Event::from_line_body("zz"), Err(EventLineError::NotHex));
+        assert_eq!(Event::from_line_body("ff"), Err(EventLineError::NotAnEvent));
+        let whole = Event::ClearOutput { wait: false }.to_line();
+        let cut = &whole[EVENT_PREFIX.len()..whole.len() - 2];
+        assert!(Event::from_line_body(cut).is_err());
+    }
 }

@@ -9,7 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::host::{host, Event};
+use crate::host::{host, Event, INTERRUPT_TAKEN};
 use crate::mp::feeder::flush_feeders;
 use crate::state::{state, Role, State};
 
@@ -120,10 +120,15 @@ fn abandon_threads(state: &State) {
     }
 }
 
-/// Prints the KeyboardInterrupt error event unless this cell already did.
+/// Prints the KeyboardInterrupt error event unless this cell already did,
+/// and tells the kernel the cell is unwinding.
 pub(crate) fn report_interrupt_once(state: &State) {
     let cell = host().cell.load(Ordering::SeqCst).max(1);
     if state.interrupt_reported_cell.swap(cell, Ordering::SeqCst) != cell {
+        if state.role == Role::Runtime {
+            // One write of the whole line, so no other thread's output splits it.
+            let _ = std::io::stderr().write_all(format!("{INTERRUPT_TAKEN}\n").as_bytes());
+        }
         let event = Event::Error {
             ename: "KeyboardInterrupt".to_string(),
             evalue: String::new(),

@@ -22,6 +22,27 @@ pub(crate) struct Run {
 }
 
 impl Run {
+    /// The events the program sent to the kernel, in order, read back from
+    /// their stdout lines.
+    pub(crate) fn events(&self) -> Vec<crate::host::Event> {
+        self.stdout
+            .lines()
+            .filter_map(|line| line.strip_prefix(crate::host::EVENT_PREFIX))
+            .map(|body| crate::host::Event::from_line_body(body).expect("a whole event line"))
+            .collect()
+    }
+
+    /// The names of the errors among [`Run::events`].
+    pub(crate) fn error_names(&self) -> Vec<String> {
+        self.events()
+            .into_iter()
+            .filter_map(|event| match event {
+                crate::host::Event::Error { ename, .. } => Some(ename),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Panics with the program's output unless it exited with 0.
     pub(crate) fn assert_ok(&self) -> &Run {
         assert_eq!(

@@ -21,12 +21,13 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 use evcxr::{CommandContext, EvalCallbacks, EvalContext, EvalOutputs};
 use jupyter_protocol::{ErrorOutput, Media, MediaType};
-use multitask::host::NO_STDIN_REPLY;
+use multitask::host::{INTERRUPT_TAKEN, NO_STDIN_REPLY};
 
+use super::magic::{self, CellPlan};
 use super::{CellOutcome, Completions, Engine, InputPrompt, InputSource, Inspection, Interrupter};
 use crate::diagnostic::{self, Diagnostic, Label};
 use crate::output::{media_from_pairs, OutputPump, StreamName};
-use crate::runtime::{CELL_FINISHED, CELL_STARTED};
+use crate::runtime::{CELL_FINISHED, CELL_STARTED, KERNEL_PID_ENV};
 
 /// The optimisation level cells (and the prelude) are compiled at: level 1
 /// keeps a cell that defines a variable under half a second, while loops in
@@ -47,6 +48,16 @@ const PRELUDE_IMPORTS: &str =
 /// What the kernel runs, as its own small cell, before a `:timeline` cell.
 const TIMELINE_BEGIN: &str = "multitask::timeline::begin();";
 
+/// What the kernel runs after a `:timeline` cell whose code never ran.
+const TIMELINE_CANCEL: &str = "multitask::timeline::cancel();";
+
+/// What ties the prelude to a new runtime.
+const ATTACH: &str = "multitask::attach();";
+
+/// The result of a cell that only held `:restart`.
+const RESTARTED: &str = "The Rust runtime was restarted: variables are gone; functions, \
+                         types, `use` lines and :dep crates are kept.";
+
 /// A completion request that makes rust-analyzer load the prelude.
 const WARM_UP_QUERY: &str = "let warm_up = mp::cpu_count(); threading::";
 
@@ -57,8 +68,15 @@ const FINISH_GRACE: Duration = Duration::from_secs(2);
 pub fn subprocess_hook() {
     // Our own runtime loop has already taken over if this is the runtime;
     // what is left for evcxr here is its rustc wrapper.
+    if std::env::var_os(RUSTC_WRAPPER_ENV).is_some() {
+        crate::cache::lock_evcxr_cache_for_this_compile();
+    }
     evcxr::runtime_hook();
 }
+
+/// Set by evcxr when it runs this binary as its rustc wrapper (evcxr's
+/// `runtime::WRAP_RUSTC_ENV`).
+const RUSTC_WRAPPER_ENV: &str = "EVCXR_RUSTC_WRAPPER";
 
 enum Request {
     Execute {
@@ -96,6 +114,8 @@ pub struct EvcxrEngine {
 pub struct EngineSetup {
     /// The unpacked prelude crate.
     pub prelude_dir: PathBuf,
+    /// evcxr's work directory (the kernel's work slot).
+    pub work_dir: PathBuf,
     /// Receives the runtime's output from the first moment.
     pub output: OutputPump,
 }
@@ -138,12 +158,18 @@ impl Default for CellOutcome {
 
 impl Engine for EvcxrEngine {
     fn execute(&mut self, code: &str, output: &OutputPump, input: InputSource) -> CellOutcome {
-        self.ask(|done| Request::Execute {
+        // From here on an interrupt belongs to this cell, even while the
+        // engine is still busy with something else (it is then kept for it).
+        self.interrupter.cell_waiting();
+        let outcome = self.ask(|done| Request::Execute {
             code: code.to_owned(),
             output: output.clone(),
             input,
             done,
-        })
+        });
+        // The actor ended the cell already, unless it is gone.
+        self.interrupter.cell_finished();
+        outcome
     }
 
     fn complete(&mut self, code: &str, cursor: usize) -> Completions {
@@ -215,16 +241,46 @@ fn rustc_version() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
+/// Whether a session's builds use evcxr's compile cache shared by all kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CompileCache {
+    Shared,
+    /// Everything built in the work slot, for a second try after a failure.
+    Off,
+}
+
 struct Session {
     context: CommandContext,
     markers: Receiver<Marker>,
     interrupter: Interrupter,
-    /// The runtime was restarted and the prelude is not attached to it yet.
-    needs_attach: bool,
+    /// The runtime's pid as last seen; another pid means it was replaced.
+    runtime_pid: u32,
+    /// What brings the prelude into the session (`:dep`, `use`, attach).
+    prelude_load: String,
+    /// What the next cell needs done first.
+    repair: Repair,
+}
+
+/// What a session needs before its next cell, after a cell replaced the
+/// runtime or cleared evcxr's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repair {
+    Nothing,
+    /// A new runtime (a crash, `:restart`): attach the prelude to it.
+    Attach,
+    /// `:clear` dropped the prelude's `:dep` and `use` lines: load it again.
+    Reload,
 }
 
 fn actor(setup: EngineSetup, interrupter: Interrupter, requests: Receiver<Request>) {
-    let session = Session::start(&setup, interrupter);
+    let session =
+        Session::start(&setup, interrupter.clone(), CompileCache::Shared).or_else(|first_error| {
+            // A slot a killed or older kernel left half-built fails the same
+            // way every time: build it again from nothing, once.
+            eprintln!("multitask-kernel: loading the prelude failed ({first_error:#}); rebuilding its work directory");
+            crate::cache::WorkSlot::empty(&setup.work_dir);
+            Session::start(&setup, interrupter, CompileCache::Off)
+        });
     let mut session = match session {
         Ok(session) => session,
         Err(startup_error) => {
@@ -286,9 +342,14 @@ fn actor(setup: EngineSetup, interrupter: Interrupter, requests: Receiver<Reques
 }
 
 impl Session {
-    fn start(setup: &EngineSetup, interrupter: Interrupter) -> anyhow::Result<Session> {
+    fn start(
+        setup: &EngineSetup,
+        interrupter: Interrupter,
+        compile_cache: CompileCache,
+    ) -> anyhow::Result<Session> {
         let mut runtime = std::process::Command::new(std::env::current_exe()?);
         runtime.process_group(0);
+        runtime.env(KERNEL_PID_ENV, std::process::id().to_string());
         // Cells link std dynamically. The rpath rustc writes into a cell's
         // library is relative to cargo's deps directory, not to where evcxr
         // copies the library, so the runtime is told where std lives.
@@ -296,53 +357,120 @@ impl Session {
         let (eval_context, outputs) = EvalContext::with_subprocess_command(runtime)
             .map_err(|error| anyhow::anyhow!("{error}"))?;
         setup.output.attach_stdout(outputs.stdout);
-        let markers = forward_stderr(outputs.stderr, setup.output.clone());
+        let markers = forward_stderr(outputs.stderr, setup.output.clone(), interrupter.clone());
         let mut session = Session {
             context: CommandContext::with_eval_context(eval_context),
             markers,
             interrupter,
-            needs_attach: false,
+            runtime_pid: 0,
+            prelude_load: format!(
+                ":dep multitask = {{ path = {:?} }}\n{PRELUDE_IMPORTS}\n{ATTACH}",
+                setup.prelude_dir.display().to_string()
+            ),
+            repair: Repair::Nothing,
         };
         session.note_runtime_pid();
-        let load_prelude = format!(
-            ":opt {OPT_LEVEL}\n:cache {CACHE_MIB}\n:dep multitask = {{ path = {:?} }}\n{PRELUDE_IMPORTS}\nmultitask::attach();",
-            setup.prelude_dir.display().to_string()
-        );
+        let cache_mib = match compile_cache {
+            CompileCache::Shared => CACHE_MIB,
+            CompileCache::Off => 0,
+        };
+        // `:clear` keeps these settings, so they are not part of `prelude_load`.
+        let settings = format!(":opt {OPT_LEVEL}\n:cache {cache_mib}\n");
         session
             .context
-            .execute(&load_prelude)
+            .execute(&format!("{settings}{}", session.prelude_load))
             .map_err(|error| anyhow::anyhow!("loading the prelude failed: {error}"))?;
         Ok(session)
     }
 
-    fn note_runtime_pid(&self) {
+    /// Tells the interrupter the current runtime's pid; returns whether the
+    /// runtime changed since the last call.
+    fn note_runtime_pid(&mut self) -> bool {
         let runtime = self.context.process_handle();
-        let pid = runtime.lock().map(|child| child.id());
-        if let Ok(pid) = pid {
-            self.interrupter.set_runtime_pid(pid);
-        }
+        let Ok(pid) = runtime.lock().map(|child| child.id()) else {
+            return false;
+        };
+        self.interrupter.set_runtime_pid(pid);
+        std::mem::replace(&mut self.runtime_pid, pid) != pid
     }
 
     fn execute(&mut self, code: &str, output: &OutputPump, input: &InputSource) -> CellOutcome {
-        if self.needs_attach {
-            self.needs_attach = false;
-            if let Err(error) = self.context.execute("multitask::attach();") {
+        let plan = magic::plan(code);
+        let outcome = self.execute_unless_interrupted(&plan, output, input);
+        // Whatever ran may have replaced the runtime (a crash, `:clear`) or
+        // cleared evcxr's state (`:clear`).
+        let runtime_replaced = self.note_runtime_pid();
+        if plan.clear {
+            self.repair = Repair::Reload;
+        } else if runtime_replaced && self.repair == Repair::Nothing {
+            self.repair = Repair::Attach;
+        }
+        outcome
+    }
+
+    /// A new runtime in place of the current one, as `:restart` asks.
+    ///
+    /// evcxr's own `:restart` keeps the variables' records while their values
+    /// go with the old runtime, so the next cell aborts the new runtime
+    /// looking for them. A runtime lost while running code is handled right:
+    /// so the runtime (and every process of its group) is killed, and a cell
+    /// is run for evcxr to find it gone and start a clean one.
+    fn restart_runtime(&mut self) {
+        self.interrupter.kill_runtime();
+        let _ = self.context.execute(ATTACH);
+        if self.note_runtime_pid() {
+            self.repair = Repair::Attach;
+        }
+    }
+
+    /// Brings the prelude back after a cell that replaced the runtime or
+    /// cleared the session.
+    fn repair(&mut self) -> Result<(), evcxr::Error> {
+        let repair = std::mem::replace(&mut self.repair, Repair::Nothing);
+        let result = match repair {
+            Repair::Nothing => return Ok(()),
+            Repair::Attach => self.context.execute(ATTACH),
+            Repair::Reload => self.context.execute(&self.prelude_load),
+        };
+        if result.is_err() {
+            self.repair = repair;
+        }
+        result.map(drop)
+    }
+
+    fn execute_unless_interrupted(
+        &mut self,
+        plan: &CellPlan,
+        output: &OutputPump,
+        input: &InputSource,
+    ) -> CellOutcome {
+        if self.interrupter.interrupted_while_waiting() {
+            output.running();
+            return CellOutcome::Failed(interrupted_before_start());
+        }
+        if plan.restart {
+            self.restart_runtime();
+        }
+        if let Err(error) = self.repair() {
+            output.running();
+            return CellOutcome::Failed(plain_error("KernelError", &error.to_string()));
+        }
+        if plan.restart && plan.code_is_blank() {
+            output.running();
+            return CellOutcome::Finished(Some(Media::new(vec![MediaType::Plain(
+                RESTARTED.to_owned(),
+            )])));
+        }
+        if plan.timeline {
+            // Arms the prelude's recorder for the cell that follows.
+            if let Err(error) = self.context.execute(TIMELINE_BEGIN) {
+                output.running();
                 return CellOutcome::Failed(plain_error("KernelError", &error.to_string()));
             }
         }
-        let code = match timeline_cell(code) {
-            Some(rest) => {
-                // Arms the prelude's recorder for the cell that follows.
-                if let Err(error) = self.context.execute(TIMELINE_BEGIN) {
-                    return CellOutcome::Failed(plain_error("KernelError", &error.to_string()));
-                }
-                rest
-            }
-            None => code.to_owned(),
-        };
-        let code = code.as_str();
+        let code = plan.code.as_str();
         while self.markers.try_recv().is_ok() {}
-        self.interrupter.cell_started();
+        self.interrupter.cell_code_next();
         let mut callbacks = EvalCallbacks {
             input_reader: &|request| {
                 input(InputPrompt {
@@ -353,22 +481,26 @@ impl Session {
             },
         };
         let result = self.context.execute_with_callbacks(code, &mut callbacks);
-        match &result {
-            Ok(outputs) if outputs.phases.iter().any(|phase| phase.name == "Execution") => {
-                self.wait_for_cell_output();
+        let ran = matches!(&result, Ok(outputs)
+            if outputs.phases.iter().any(|phase| phase.name == "Execution"));
+        if ran {
+            self.wait_for_cell_output();
+        } else {
+            // Nothing ran (a compile error, items only, a `:` command alone):
+            // compiling is over, and an armed timeline must not wait for the
+            // next cell.
+            output.running();
+            if plan.timeline {
+                let _ = self.context.execute(TIMELINE_CANCEL);
             }
-            // Nothing ran (a `:` command alone, or no code): compiling is over.
-            _ => output.running(),
         }
-        let escalated = self.interrupter.cell_finished();
+        let escalated = self.interrupter.cell_finished().escalated;
         match result {
             Ok(outputs) => CellOutcome::Finished(final_value(outputs)),
             Err(evcxr::Error::CompilationErrors(errors)) => {
                 CellOutcome::Failed(compile_error(&errors, code))
             }
             Err(evcxr::Error::SubprocessTerminated(status)) => {
-                self.needs_attach = true;
-                self.note_runtime_pid();
                 CellOutcome::Failed(runtime_lost(escalated, &status))
             }
             Err(error) => CellOutcome::Failed(plain_error("Error", &error.to_string())),
@@ -448,15 +580,12 @@ fn identifier_end(code: &str, cursor: usize) -> usize {
         .map_or(code.len(), |offset| cursor + offset)
 }
 
-/// For a cell whose first line is `:timeline`, the code to run: the same
-/// cell with that line blanked, so line numbers in errors still match.
-fn timeline_cell(code: &str) -> Option<String> {
-    let (first, rest) = code.split_once('\n').unwrap_or((code, ""));
-    (first.trim() == ":timeline").then(|| format!("\n{rest}"))
-}
-
 /// Forwards the runtime's stderr to the pump, keeping its cell markers for the engine.
-fn forward_stderr(lines: Receiver<String>, output: OutputPump) -> Receiver<Marker> {
+fn forward_stderr(
+    lines: Receiver<String>,
+    output: OutputPump,
+    interrupter: Interrupter,
+) -> Receiver<Marker> {
     let (markers, marker_receiver) = crossbeam_channel::unbounded();
     thread::Builder::new()
         .name("runtime-stderr".to_owned())
@@ -464,9 +593,14 @@ fn forward_stderr(lines: Receiver<String>, output: OutputPump) -> Receiver<Marke
             for line in lines {
                 match line.as_str() {
                     CELL_STARTED => {
-                        output.running();
+                        // Steps the kernel runs before a cell (attaching the
+                        // prelude, arming :timeline) do not end its compiling.
+                        if interrupter.code_started() {
+                            output.running();
+                        }
                         let _ = markers.send(Marker::Started);
                     }
+                    INTERRUPT_TAKEN => interrupter.interrupt_taken(),
                     CELL_FINISHED => {
                         let _ = markers.send(Marker::Finished);
                     }
@@ -565,25 +699,20 @@ fn runtime_lost(escalated: bool, status: &str) -> ErrorOutput {
     }
 }
 
+fn interrupted_before_start() -> ErrorOutput {
+    let explanation = "The cell was interrupted before its code started: nothing ran, \
+                       and nothing was lost.";
+    ErrorOutput {
+        ename: "KeyboardInterrupt".to_owned(),
+        evalue: explanation.to_owned(),
+        traceback: vec![format!("KeyboardInterrupt: {explanation}")],
+    }
+}
+
 fn plain_error(ename: &str, message: &str) -> ErrorOutput {
     ErrorOutput {
         ename: ename.to_owned(),
         evalue: message.to_owned(),
         traceback: vec![message.to_owned()],
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::timeline_cell;
-
-    #[test]
-    fn a_timeline_cell_keeps_its_line_numbers() {
-        assert_eq!(
-            timeline_cell(":timeline\nsleep(0.1);").as_deref(),
-            Some("\nsleep(0.1);")
-        );
-        assert_eq!(timeline_cell("  :timeline  ").as_deref(), Some("\n"));
-        assert_eq!(timeline_cell("sleep(0.1);\n:timeline"), None);
     }
 }

@@ -1,36 +1,106 @@
 //! Interrupting and stopping the runtime process from another thread.
 //!
-//! An interrupt first asks nicely: SIGINT to the runtime, whose handler sets
-//! the flag the prelude's blocking calls poll, so the cell unwinds as a
-//! `KeyboardInterrupt` and keeps its variables. A cell that never reaches a
-//! prelude call is still running after [`ESCALATE_AFTER`]; then the runtime's
-//! whole process group (the runtime and every process a cell forked) is
-//! killed, and the engine reports that the runtime was restarted.
+//! A cell's request goes through three phases the interrupter tracks:
+//! *waiting* (handed to the engine, which may still be busy with something
+//! else, or compiling it), *running* (the runtime said its code started) and
+//! *unwinding* (the prelude said it took the interrupt). An interrupt:
+//!
+//! - while waiting is remembered: the engine drops the cell before compiling
+//!   it if it can, and otherwise the runtime gets SIGINT the moment the code
+//!   starts. An interrupt is never lost because it came early (under load a
+//!   cell can wait seconds for the engine).
+//! - while running sends SIGINT to the runtime, whose handler sets the flag
+//!   the prelude's blocking calls poll, so the cell unwinds as a
+//!   `KeyboardInterrupt` and keeps its variables.
+//!
+//! A watcher thread gives the cell [`ESCALATE_AFTER`] to reach an
+//! interruptible point, and a cell that is unwinding [`UNWIND_LIMIT`] to
+//! finish; past either, the runtime's whole process group (the runtime and
+//! every process a cell forked) is killed, and the engine reports that the
+//! runtime was restarted. Every wait here has a deadline.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// How long a cell has to unwind after SIGINT before the runtime is killed.
+/// How long running code has to reach an interruptible point after SIGINT.
 pub const ESCALATE_AFTER: Duration = Duration::from_millis(2000);
 
-#[derive(Default)]
-struct Shared {
-    /// Process id (and process group id) of the runtime; 0 while there is none.
-    runtime_pid: AtomicI32,
-    /// Counts cells; odd while one runs.
-    cell_clock: AtomicU64,
+/// How long a cell that took the interrupt has to unwind and end.
+pub const UNWIND_LIMIT: Duration = Duration::from_secs(10);
+
+/// Where the current cell's request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// No cell: interrupts do nothing.
+    Idle,
+    /// Handed to the engine; its code has not started. `armed` once the
+    /// engine runs the cell's own code (not an internal step before it), so
+    /// the next code start is the cell's.
+    Waiting { armed: bool },
+    /// Its code runs in the runtime.
+    Running,
+    /// The prelude took the interrupt; the cell is on its way out.
+    Unwinding,
+}
+
+struct CellState {
+    phase: Phase,
+    /// Counts cells, so a watcher can tell that its cell ended.
+    cell: u64,
+    /// When the current cell was interrupted (first interrupt), if it was.
+    interrupted_at: Option<Instant>,
+    /// When SIGINT reached running code, or the prelude took it.
+    deadline: Option<Instant>,
+    /// Whether a watcher thread already looks after this cell.
+    watched: bool,
     /// Set when an interrupt had to kill the runtime during the current cell.
-    escalated: AtomicBool,
+    escalated: bool,
+    /// Process id (and process group id) of the runtime; 0 while there is none.
+    runtime_pid: i32,
     /// Counts interrupts, so a wait can tell that one arrived since it began.
-    interrupts: AtomicU64,
+    interrupts: u64,
+}
+
+struct Shared {
+    state: Mutex<CellState>,
+    /// Wakes the watcher when the phase changes.
+    changed: Condvar,
+}
+
+/// How a cell's request ended, as far as interrupts go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CellEnding {
+    /// An interrupt came while the cell ran (or waited).
+    pub interrupted: bool,
+    /// The interrupt had to kill the runtime.
+    pub escalated: bool,
 }
 
 /// Cheap-to-clone handle on the runtime for the control thread.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Interrupter {
     shared: Arc<Shared>,
+}
+
+impl Default for Interrupter {
+    fn default() -> Interrupter {
+        Interrupter {
+            shared: Arc::new(Shared {
+                state: Mutex::new(CellState {
+                    phase: Phase::Idle,
+                    cell: 0,
+                    interrupted_at: None,
+                    deadline: None,
+                    watched: false,
+                    escalated: false,
+                    runtime_pid: 0,
+                    interrupts: 0,
+                }),
+                changed: Condvar::new(),
+            }),
+        }
+    }
 }
 
 impl Interrupter {
@@ -39,68 +109,284 @@ impl Interrupter {
         Interrupter::default()
     }
 
-    /// Records the pid of a newly started runtime (the leader of its own process group).
+    fn lock(&self) -> MutexGuard<'_, CellState> {
+        // A panic while holding this lock leaves plain data behind: keep going.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records the pid of the current runtime (the leader of its own process group).
     pub fn set_runtime_pid(&self, pid: u32) {
-        self.shared.runtime_pid.store(pid as i32, Ordering::SeqCst);
+        self.lock().runtime_pid = pid as i32;
     }
 
-    /// Marks the start of a cell.
-    pub fn cell_started(&self) {
-        self.shared.escalated.store(false, Ordering::SeqCst);
-        self.shared.cell_clock.fetch_add(1, Ordering::SeqCst);
+    /// Marks a cell as handed to the engine (it may wait there, then compile).
+    pub fn cell_waiting(&self) {
+        let mut state = self.lock();
+        state.cell += 1;
+        state.phase = Phase::Waiting { armed: false };
+        state.interrupted_at = None;
+        state.deadline = None;
+        state.watched = false;
+        state.escalated = false;
+        self.shared.changed.notify_all();
     }
 
-    /// Marks the end of a cell; returns whether an interrupt killed the runtime during it.
-    pub fn cell_finished(&self) -> bool {
-        self.shared.cell_clock.fetch_add(1, Ordering::SeqCst);
-        self.shared.escalated.swap(false, Ordering::SeqCst)
+    /// Whether the waiting cell was interrupted before its code started: the
+    /// engine then does not run it.
+    pub fn interrupted_while_waiting(&self) -> bool {
+        let state = self.lock();
+        matches!(state.phase, Phase::Waiting { .. }) && state.interrupted_at.is_some()
     }
 
-    fn running_cell(&self) -> Option<u64> {
-        let clock = self.shared.cell_clock.load(Ordering::SeqCst);
-        (clock % 2 == 1).then_some(clock)
+    /// Marks the next code start in the runtime as the cell's own (steps the
+    /// engine runs before it, such as re-attaching the prelude, do not count).
+    pub fn cell_code_next(&self) {
+        let mut state = self.lock();
+        if let Phase::Waiting { armed } = &mut state.phase {
+            *armed = true;
+        }
+    }
+
+    /// Notes that code started in the runtime; returns whether it is the
+    /// cell's own (then an interrupt that came while it waited is delivered now).
+    pub fn code_started(&self) -> bool {
+        let mut state = self.lock();
+        if state.phase != (Phase::Waiting { armed: true }) {
+            return false;
+        }
+        state.phase = Phase::Running;
+        if state.interrupted_at.is_some() {
+            signal_runtime(&mut state);
+        }
+        self.shared.changed.notify_all();
+        true
+    }
+
+    /// Marks the interrupt as taken by the prelude: the cell is unwinding.
+    pub fn interrupt_taken(&self) {
+        let mut state = self.lock();
+        if state.phase == Phase::Running {
+            state.phase = Phase::Unwinding;
+            state.deadline = Some(Instant::now() + UNWIND_LIMIT);
+            self.shared.changed.notify_all();
+        }
+    }
+
+    /// Marks the end of the cell's request and says what interrupts did to it.
+    pub fn cell_finished(&self) -> CellEnding {
+        let mut state = self.lock();
+        state.phase = Phase::Idle;
+        state.deadline = None;
+        self.shared.changed.notify_all();
+        CellEnding {
+            interrupted: state.interrupted_at.take().is_some(),
+            escalated: std::mem::take(&mut state.escalated),
+        }
     }
 
     /// How many interrupts have arrived so far (compare two readings).
     pub fn interrupt_count(&self) -> u64 {
-        self.shared.interrupts.load(Ordering::SeqCst)
+        self.lock().interrupts
     }
 
-    /// Interrupts the running cell, if any; an interrupt while idle does nothing.
+    /// Interrupts the current cell, if any; an interrupt while idle does nothing.
     pub fn interrupt(&self) {
-        let Some(cell) = self.running_cell() else {
-            return;
-        };
-        self.shared.interrupts.fetch_add(1, Ordering::SeqCst);
-        let pid = self.shared.runtime_pid.load(Ordering::SeqCst);
-        if pid <= 0 {
+        let mut state = self.lock();
+        if state.phase == Phase::Idle {
             return;
         }
-        // SAFETY: sending a signal to a pid we started.
-        unsafe { libc::kill(pid, libc::SIGINT) };
-        let watcher = self.clone();
-        thread::spawn(move || {
-            let deadline = Instant::now() + ESCALATE_AFTER;
-            while Instant::now() < deadline {
-                if watcher.running_cell() != Some(cell) {
-                    return;
+        state.interrupts += 1;
+        state.interrupted_at.get_or_insert_with(Instant::now);
+        if state.phase == Phase::Running {
+            signal_runtime(&mut state);
+        }
+        if !state.watched {
+            state.watched = true;
+            let watcher = self.clone();
+            let cell = state.cell;
+            thread::Builder::new()
+                .name("interrupt-watcher".to_owned())
+                .spawn(move || watcher.escalate_when_overdue(cell))
+                .expect("the interrupt watcher starts");
+        }
+        self.shared.changed.notify_all();
+    }
+
+    /// Kills the runtime when cell `cell` misses its deadline; returns as
+    /// soon as that cell ends.
+    fn escalate_when_overdue(&self, cell: u64) {
+        let mut state = self.lock();
+        loop {
+            if state.cell != cell || state.phase == Phase::Idle {
+                return;
+            }
+            // While waiting there is no deadline yet: the engine either drops
+            // the cell or starts it, and then it has one.
+            let wait = match state.deadline {
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        state.escalated = true;
+                        kill_group(state.runtime_pid);
+                        return;
+                    }
+                    deadline - now
                 }
-                thread::sleep(Duration::from_millis(20));
-            }
-            if watcher.running_cell() == Some(cell) {
-                watcher.shared.escalated.store(true, Ordering::SeqCst);
-                watcher.kill_runtime();
-            }
-        });
+                None => Duration::from_millis(100),
+            };
+            state = match self.shared.changed.wait_timeout(state, wait) {
+                Ok((state, _)) => state,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
     }
 
     /// Kills the runtime and every process in its group at once.
     pub fn kill_runtime(&self) {
-        let pid = self.shared.runtime_pid.load(Ordering::SeqCst);
-        if pid > 0 {
-            // SAFETY: the runtime leads its own process group; nothing else is in it
-            // but processes it forked.
-            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        kill_group(self.lock().runtime_pid);
+    }
+}
+
+/// Sends SIGINT to running code and starts its deadline.
+fn signal_runtime(state: &mut CellState) {
+    state.deadline = Some(Instant::now() + ESCALATE_AFTER);
+    if state.runtime_pid > 0 {
+        // SAFETY: a plain kill(2) of the runtime we started; it installs its
+        // SIGINT handler before it reports a cell's code started.
+        unsafe { libc::kill(state.runtime_pid, libc::SIGINT) };
+    }
+}
+
+fn kill_group(pid: i32) {
+    if pid > 0 {
+        // SAFETY: a plain kill(2); the runtime leads its own process group,
+        // in which there is nothing but processes it forked.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
+    use std::process::{Child, Command, Stdio};
+
+    use super::*;
+
+    /// A stand-in runtime in its own process group that ignores SIGINT, as
+    /// code that never reaches an interruptible point does.
+    fn deaf_runtime(interrupter: &Interrupter) -> Child {
+        let mut child = Command::new("sh")
+            .args(["-c", "trap '' INT; echo ready; while :; do sleep 1; done"])
+            .process_group(0)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // SIGINT before the trap is set would end it.
+        let mut ready = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut ready)
+            .unwrap();
+        assert_eq!(ready, "ready\n");
+        interrupter.set_runtime_pid(child.id());
+        child
+    }
+
+    fn ended_within(child: &mut Child, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if child.try_wait().unwrap().is_some() {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(20));
         }
+        false
+    }
+
+    #[test]
+    fn an_interrupt_while_idle_does_nothing() {
+        let interrupter = Interrupter::new();
+        let mut runtime = deaf_runtime(&interrupter);
+        interrupter.interrupt();
+        assert_eq!(interrupter.interrupt_count(), 0);
+        assert!(!ended_within(
+            &mut runtime,
+            ESCALATE_AFTER + Duration::from_secs(1)
+        ));
+        runtime.kill().unwrap();
+    }
+
+    #[test]
+    fn an_interrupt_while_waiting_is_kept_for_the_cell() {
+        let interrupter = Interrupter::new();
+        let mut runtime = deaf_runtime(&interrupter);
+        interrupter.cell_waiting();
+        interrupter.interrupt();
+        assert!(interrupter.interrupted_while_waiting());
+        // An internal step's code start is not the cell's.
+        assert!(!interrupter.code_started());
+        assert!(interrupter.interrupted_while_waiting());
+        // No deadline runs while the cell waits, however long.
+        assert!(!ended_within(
+            &mut runtime,
+            ESCALATE_AFTER + Duration::from_secs(1)
+        ));
+        // The code starts after all: it gets SIGINT, then its deadline.
+        interrupter.cell_code_next();
+        assert!(interrupter.code_started());
+        assert!(!interrupter.interrupted_while_waiting());
+        assert!(ended_within(
+            &mut runtime,
+            ESCALATE_AFTER + Duration::from_secs(5)
+        ));
+        let ending = interrupter.cell_finished();
+        assert!(ending.interrupted && ending.escalated, "{ending:?}");
+    }
+
+    #[test]
+    fn running_code_that_ignores_the_interrupt_is_killed() {
+        let interrupter = Interrupter::new();
+        let mut runtime = deaf_runtime(&interrupter);
+        interrupter.cell_waiting();
+        interrupter.cell_code_next();
+        interrupter.code_started();
+        let started = Instant::now();
+        interrupter.interrupt();
+        assert!(ended_within(
+            &mut runtime,
+            ESCALATE_AFTER + Duration::from_secs(5)
+        ));
+        assert!(started.elapsed() >= ESCALATE_AFTER);
+        assert!(interrupter.cell_finished().escalated);
+        // The next cell starts clean.
+        interrupter.cell_waiting();
+        assert_eq!(
+            interrupter.cell_finished(),
+            CellEnding {
+                interrupted: false,
+                escalated: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_cell_that_took_the_interrupt_gets_time_to_unwind() {
+        let interrupter = Interrupter::new();
+        let mut runtime = deaf_runtime(&interrupter);
+        interrupter.cell_waiting();
+        interrupter.cell_code_next();
+        interrupter.code_started();
+        interrupter.interrupt();
+        interrupter.interrupt_taken();
+        assert!(!ended_within(
+            &mut runtime,
+            ESCALATE_AFTER + Duration::from_secs(1)
+        ));
+        let ending = interrupter.cell_finished();
+        assert!(ending.interrupted && !ending.escalated, "{ending:?}");
+        runtime.kill().unwrap();
     }
 }

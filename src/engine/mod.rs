@@ -8,6 +8,7 @@
 
 pub mod evcxr_engine;
 mod interrupt;
+mod magic;
 
 pub use interrupt::Interrupter;
 

@@ -37,7 +37,9 @@ class MultitaskKernelTests(jupyter_kernel_test.KernelTests):
         {"code": "6 * 7", "result": "42"},
         {"code": '"multitask".len()', "result": "9"},
     ]
-    code_history_pattern = "6*7"
+    # GLOB as IPython searches: the `*` must stay a wildcard even where the
+    # text holds a literal `*` ("6 *" matches "6 * 7").
+    code_history_pattern = "6 *"
     supported_history_operations = ("tail", "range", "search")
 
     code_display_data = [

@@ -149,6 +149,17 @@ pub fn begin() {
     recorder.arm(host().cell.load(Ordering::SeqCst) + 1);
 }
 
+/// Disarms a `:timeline` that [`begin`] armed for a cell whose code never
+/// ran (it failed to compile, or held only items), so the cell after it
+/// draws nothing. The kernel runs this as a tiny cell of its own.
+pub fn cancel() {
+    let recorder = state().recorder.load(Ordering::Acquire);
+    if !recorder.is_null() {
+        // SAFETY: recorders are leaked, never freed.
+        unsafe { &*recorder }.disarm();
+    }
+}
+
 /// The calling thread's place in an armed recording.
 pub(crate) struct Probe {
     recorder: &'static Recorder,

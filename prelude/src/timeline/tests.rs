@@ -7,10 +7,10 @@ use super::marks::escape;
 use super::recorder::{LaneDump, Record, EXACT};
 use super::svg::render;
 use super::Kind;
-use crate::host::{host, EVENT_PREFIX};
+use crate::host::{host, Event, EVENT_PREFIX};
 use crate::prelude::*;
 use crate::println;
-use crate::tests::run_program;
+use crate::tests::{run_program, Run};
 
 /// Arms the timeline as the kernel does: `begin` in one cell, then the next cell starts.
 fn arm() {
@@ -18,17 +18,21 @@ fn arm() {
     host().cell.fetch_add(1, Ordering::SeqCst);
 }
 
-/// The SVG of the one timeline display in `stdout`, checking there is exactly one.
-fn the_picture(stdout: &str) -> String {
-    let pictures: Vec<&str> = stdout
-        .lines()
-        .filter(|line| line.starts_with(EVENT_PREFIX) && line.contains("image/svg+xml"))
+/// The SVG of the one timeline display `run` sent, checking there is exactly one.
+fn the_picture(run: &Run) -> String {
+    let pictures: Vec<String> = run
+        .events()
+        .into_iter()
+        .filter_map(|event| match event {
+            Event::Display { data, .. } => data
+                .into_iter()
+                .find(|(mime, _)| mime == "image/svg+xml")
+                .map(|(_, svg)| svg),
+            _ => None,
+        })
         .collect();
-    assert_eq!(pictures.len(), 1, "one picture expected in {stdout}");
-    let line = pictures[0];
-    let start = line.find("<svg").expect("an svg");
-    let end = line.find("</svg>").expect("a whole svg") + "</svg>".len();
-    line[start..end].replace("\\\"", "\"")
+    assert_eq!(pictures.len(), 1, "one picture expected in {}", run.stdout);
+    pictures.into_iter().next().expect("one picture")
 }
 
 #[test]
@@ -72,7 +76,7 @@ fn a_recorded_cell_draws_its_threads_processes_and_events() {
         worker.join();
     });
     run.assert_ok();
-    let svg = the_picture(&run.stdout);
+    let svg = the_picture(&run);
     let child_pid = run
         .stdout
         .lines()
@@ -101,7 +105,18 @@ fn a_recorded_cell_draws_its_threads_processes_and_events() {
     ] {
         assert!(svg.contains(expected), "{expected} missing in {svg}");
     }
-    assert!(run.stdout.contains("<timeline: 4 lanes"), "{}", run.stdout);
+    let summary = run.events().into_iter().find_map(|event| match event {
+        Event::Display { data, .. } => data
+            .into_iter()
+            .find(|(mime, _)| mime == "text/plain")
+            .map(|(_, text)| text),
+        _ => None,
+    });
+    assert!(
+        summary.is_some_and(|text| text.starts_with("<timeline: 4 lanes")),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -129,7 +144,7 @@ fn a_thread_queue_draws_its_puts_gets_and_waits() {
         consumer.join();
     });
     run.assert_ok();
-    let svg = the_picture(&run.stdout);
+    let svg = the_picture(&run);
     let lane = |name: &str| {
         svg.split("<g class=\"lane\">")
             .find(|lane| lane.contains(&format!(">{name}<")))
@@ -175,7 +190,7 @@ fn threads_that_reuse_an_os_thread_get_lanes_of_their_own() {
         idents.iter().all(|ident| *ident == idents[0]),
         "one OS thread expected: {idents:?}"
     );
-    let svg = the_picture(&run.stdout);
+    let svg = the_picture(&run);
     for name in ["first", "second", "third"] {
         let lane = svg
             .split("<g class=\"lane\">")
@@ -198,7 +213,7 @@ fn a_cell_without_timeline_draws_nothing() {
         threading::Thread::new(|| sleep(0.01)).start();
     });
     run.assert_ok();
-    assert!(!run.stdout.contains("image/svg+xml"), "{}", run.stdout);
+    assert!(run.events().is_empty(), "{}", run.stdout);
     let run = run_program(|| println!("plain"));
     assert!(!run.stdout.contains(EVENT_PREFIX), "{}", run.stdout);
 }
@@ -224,7 +239,7 @@ fn a_million_lock_operations_stay_a_small_picture() {
     });
     run.assert_ok();
     assert!(run.stdout.contains("total 1000000"));
-    let svg = the_picture(&run.stdout);
+    let svg = the_picture(&run);
     assert!(svg.len() < 200_000, "{} bytes", svg.len());
     assert!(svg.contains("counted, not drawn one by one"), "{svg}");
 }
