@@ -53,6 +53,84 @@ fn main() {
     }
     generated.push_str("];\n");
     std::fs::write(out_dir.join("prelude_files.rs"), generated).unwrap();
+
+    let sources: Vec<String> = files
+        .iter()
+        .map(|file| std::fs::read_to_string(file).unwrap())
+        .collect();
+    std::fs::write(out_dir.join("prelude_names.rs"), prelude_names(&sources)).unwrap();
+}
+
+/// The prelude's public module names, and the names of its items a cell can
+/// never use (restricted with `pub(crate)` or `pub(super)`, or private at
+/// the top of a file) unless a public item has the same name, as Rust source
+/// for the kernel's completion filter. rust-analyzer offers them (evcxr asks
+/// it to complete private items of local crates, and the prelude is one).
+fn prelude_names(sources: &[String]) -> String {
+    const ITEM_KEYWORDS: [&str; 9] = [
+        "fn", "struct", "enum", "const", "static", "type", "trait", "mod", "union",
+    ];
+    let mut modules = std::collections::BTreeSet::new();
+    let mut public = std::collections::BTreeSet::new();
+    let mut hidden = std::collections::BTreeSet::new();
+    for source in sources {
+        for line in source.lines() {
+            let at_top = !line.starts_with(char::is_whitespace);
+            let mut words = line.split_whitespace().peekable();
+            let visibility = match words.peek() {
+                Some(&"pub") => "pub",
+                Some(word) if word.starts_with("pub(") => "restricted",
+                _ => "private",
+            };
+            if visibility != "private" {
+                words.next();
+            }
+            let mut words =
+                words.skip_while(|word| ["unsafe", "async", "extern", "\"C\""].contains(word));
+            let (Some(keyword), Some(name)) = (words.next(), words.next()) else {
+                continue;
+            };
+            if !ITEM_KEYWORDS.contains(&keyword) {
+                continue;
+            }
+            let name: String = name
+                .chars()
+                .take_while(|character| character.is_alphanumeric() || *character == '_')
+                .collect();
+            if name.is_empty() {
+                continue;
+            }
+            match visibility {
+                "pub" => {
+                    if keyword == "mod" {
+                        modules.insert(name.clone());
+                    }
+                    public.insert(name);
+                }
+                "restricted" => {
+                    hidden.insert(name);
+                }
+                _ if at_top => {
+                    hidden.insert(name);
+                }
+                _ => {}
+            }
+        }
+    }
+    let list = |names: Vec<&String>| {
+        names
+            .iter()
+            .map(|name| format!("{name:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "/// The prelude's public modules.\npub const PRELUDE_MODULES: &[&str] = &[{}];\n\
+         /// Names of prelude items no cell can use (and no public item shares).\n\
+         pub const PRELUDE_HIDDEN_NAMES: &[&str] = &[{}];\n",
+        list(modules.iter().collect()),
+        list(hidden.difference(&public).collect())
+    )
 }
 
 fn collect_rust_files(dir: &Path, files: &mut Vec<PathBuf>) {
@@ -68,8 +146,8 @@ fn collect_rust_files(dir: &Path, files: &mut Vec<PathBuf>) {
 }
 
 /// The prelude's manifest with every `key.workspace = true` line replaced by
-/// the workspace's value, and an empty `[workspace]` so that the copy builds
-/// on its own wherever evcxr finds it.
+/// the workspace's value, without its `[lints]`, and with an empty
+/// `[workspace]` so that the copy builds on its own wherever evcxr finds it.
 fn standalone(prelude_manifest: &str, root_manifest: &str) -> String {
     let inherited = |section: &str, key: &str| -> String {
         let mut in_section = false;
@@ -93,6 +171,11 @@ fn standalone(prelude_manifest: &str, root_manifest: &str) -> String {
         let trimmed = line.trim();
         if trimmed.starts_with('[') {
             section = trimmed.to_owned();
+        }
+        // The workspace's lints keep our own code honest; the copy a learner's
+        // kernel builds needs none of them (and has no workspace to take them from).
+        if section == "[lints]" {
+            continue;
         }
         match trimmed.strip_suffix(".workspace = true") {
             Some(key) if section == "[package]" => {

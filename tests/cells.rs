@@ -108,6 +108,82 @@ fn displays_show_while_the_cell_runs() {
 }
 
 #[test]
+fn a_display_is_updated_in_place_from_threads_and_processes() {
+    let kernel = shared(&KERNEL);
+    let exchange = kernel.run_ok(
+        r#"let shown = display::html("<i>0</i>");
+           shown.update_html("<i>1</i>");
+           let from_thread = shown.clone();
+           let thread = threading::Thread::new(move || from_thread.update_html("<i>2</i>"));
+           thread.start();
+           thread.join();
+           let from_child = shown.clone();
+           let child = mp::Process::new(move || from_child.update_markdown("**3**"));
+           child.start();
+           child.join();
+           display::clear_output(true);
+           shown"#,
+    );
+    // (display id, kind, html or markdown) of each display message, in order.
+    let displays: Vec<(String, String, String)> = exchange
+        .outputs()
+        .into_iter()
+        .filter_map(|message| {
+            let (kind, data, transient) = match &message.content {
+                JupyterMessageContent::DisplayData(display) => {
+                    ("display_data", &display.data, display.transient.as_ref())
+                }
+                JupyterMessageContent::UpdateDisplayData(update) => {
+                    ("update_display_data", &update.data, Some(&update.transient))
+                }
+                _ => return None,
+            };
+            let data = serde_json::to_value(data).ok()?;
+            let shown = data["text/html"]
+                .as_str()
+                .or(data["text/markdown"].as_str())?
+                .to_owned();
+            let id = transient?.display_id.clone()?;
+            Some((id, kind.to_owned(), shown))
+        })
+        .collect();
+    let id = &displays[0].0;
+    assert_eq!(
+        displays,
+        [
+            (id.clone(), "display_data".to_owned(), "<i>0</i>".to_owned()),
+            (
+                id.clone(),
+                "update_display_data".to_owned(),
+                "<i>1</i>".to_owned()
+            ),
+            (
+                id.clone(),
+                "update_display_data".to_owned(),
+                "<i>2</i>".to_owned()
+            ),
+            (
+                id.clone(),
+                "update_display_data".to_owned(),
+                "**3**".to_owned()
+            ),
+        ]
+    );
+    // The last clear is the cell's (the kernel's compiling notice may clear before).
+    let clear = exchange
+        .outputs()
+        .into_iter()
+        .rev()
+        .find_map(|message| match &message.content {
+            JupyterMessageContent::ClearOutput(clear) => Some(clear.wait),
+            _ => None,
+        });
+    assert_eq!(clear, Some(true));
+    // A handle as the cell's value shows nothing more.
+    assert_eq!(exchange.result_text(), None);
+}
+
+#[test]
 fn stop_on_error_answers_queued_cells_without_running_them() {
     let kernel = shared(&KERNEL);
     let failing = kernel.send(&kernel.shell, execute_request("panic!(\"first fails\");"));

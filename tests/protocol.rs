@@ -103,6 +103,65 @@ fn completion_offers_prelude_names() {
     assert_eq!(reply.cursor_end, code.len());
 }
 
+/// The complete_reply for `code` with the cursor at its end.
+fn complete(
+    kernel: &crate::kernel::harness::Kernel,
+    code: &str,
+) -> jupyter_protocol::CompleteReply {
+    let exchange = kernel.exchange(CompleteRequest {
+        code: code.to_owned(),
+        cursor_pos: code.chars().count(),
+    });
+    match exchange.reply.content {
+        JupyterMessageContent::CompleteReply(reply) => reply,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn completion_hides_internals_and_says_what_each_match_is() {
+    let kernel = shared(&KERNEL);
+    let reply = complete(&kernel, "threading::current_thread");
+    assert!(
+        reply.matches.contains(&"current_thread".to_owned()),
+        "{:?}",
+        reply.matches
+    );
+    for internal in ["current_thread_abandoned", "current_thread_record"] {
+        assert!(
+            !reply.matches.contains(&internal.to_owned()),
+            "{:?}",
+            reply.matches
+        );
+    }
+    let types = reply.metadata["_jupyter_types_experimental"]
+        .as_array()
+        .expect("a type for each match");
+    assert_eq!(types.len(), reply.matches.len());
+    let current_thread = types
+        .iter()
+        .find(|found| found["text"] == "current_thread")
+        .expect("current_thread's type");
+    assert_eq!(current_thread["type"], "function");
+
+    let reply = complete(&kernel, "let store = evcxr_");
+    assert!(
+        reply
+            .matches
+            .iter()
+            .all(|found| !found.starts_with("evcxr_")),
+        "{:?}",
+        reply.matches
+    );
+
+    let reply = complete(&kernel, ":timel");
+    assert_eq!(reply.matches, [":timeline"]);
+    assert_eq!(
+        reply.metadata["_jupyter_types_experimental"][0]["type"],
+        "magic"
+    );
+}
+
 #[test]
 fn inspection_shows_prelude_documentation() {
     let kernel = shared(&KERNEL);

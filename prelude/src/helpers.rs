@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::host::{Event, INPUT_REQUEST, NO_STDIN_REPLY};
+use crate::host::{INPUT_REQUEST, NO_STDIN_REPLY};
 use crate::interrupt::{deadline_after, wait_for};
 use crate::output::{write_text, Stream};
 use crate::state::{state, Role};
@@ -99,7 +99,8 @@ pub fn input(prompt: &str) -> String {
     answer.to_string()
 }
 
-/// Clears the cell's output, like IPython's `clear_output()`.
+/// Clears the cell's output at once, like IPython's `clear_output()`
+/// (`display::clear_output(true)` waits for the next output).
 pub fn clear_output() {
-    crate::display::send_event(&Event::ClearOutput { wait: false });
+    crate::display::clear_output(false);
 }

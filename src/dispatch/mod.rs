@@ -16,7 +16,7 @@ use jupyter_protocol::{
     Transient,
 };
 
-use crate::engine::{CellOutcome, Engine, InputPrompt, InputSource, Interrupter};
+use crate::engine::{CellOutcome, Completion, Engine, InputPrompt, InputSource, Interrupter};
 use crate::history::History;
 use crate::output::OutputPump;
 use crate::syntax::{completeness, Completeness};
@@ -260,11 +260,13 @@ impl<E: Engine> ShellHandler<E> {
             JupyterMessageContent::CompleteRequest(complete) => {
                 let cursor = byte_offset(&complete.code, complete.cursor_pos);
                 let found = self.engine.complete(&complete.code, cursor);
+                let cursor_start = char_offset(&complete.code, found.cursor_start);
+                let cursor_end = char_offset(&complete.code, found.cursor_end);
                 CompleteReply {
-                    matches: found.matches,
-                    cursor_start: char_offset(&complete.code, found.cursor_start),
-                    cursor_end: char_offset(&complete.code, found.cursor_end),
-                    metadata: Default::default(),
+                    metadata: completion_types(&found.matches, cursor_start, cursor_end),
+                    matches: found.matches.into_iter().map(|found| found.text).collect(),
+                    cursor_start,
+                    cursor_end,
                     status: ReplyStatus::Ok,
                     error: None,
                 }
@@ -432,6 +434,33 @@ impl Handler for ControlHandler {
     }
 
     fn abort(&mut self, _request: JupyterMessage, _replies: &mut dyn ReplySink) {}
+}
+
+/// The kind and signature of each match, in the metadata key JupyterLab
+/// reads to show them (`_jupyter_types_experimental`, as IPython sends it).
+fn completion_types(
+    matches: &[Completion],
+    cursor_start: usize,
+    cursor_end: usize,
+) -> serde_json::Map<String, serde_json::Value> {
+    let types: Vec<serde_json::Value> = matches
+        .iter()
+        .map(|found| {
+            serde_json::json!({
+                "start": cursor_start,
+                "end": cursor_end,
+                "text": found.text,
+                "type": found.kind,
+                "signature": found.signature,
+            })
+        })
+        .collect();
+    let mut metadata = serde_json::Map::new();
+    metadata.insert(
+        "_jupyter_types_experimental".to_owned(),
+        serde_json::Value::Array(types),
+    );
+    metadata
 }
 
 /// The `text/plain` part of a bundle, or nothing.

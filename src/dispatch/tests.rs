@@ -11,7 +11,9 @@ use jupyter_protocol::{
 use multitask::host::Event;
 
 use super::*;
-use crate::engine::{CellOutcome, Completions, Engine, InputSource, Inspection, Interrupter};
+use crate::engine::{
+    CellOutcome, Completion, Completions, Engine, InputSource, Inspection, Interrupter,
+};
 use crate::output::{OutputPump, StreamName};
 
 /// What the fake engine does when asked to run a cell.
@@ -54,7 +56,11 @@ impl Engine for FakeEngine {
             .rfind(|c: char| !c.is_alphanumeric())
             .map_or(0, |index| index + 1);
         Completions {
-            matches: vec!["Thread".to_owned()],
+            matches: vec![Completion {
+                text: "Thread".to_owned(),
+                kind: "struct".to_owned(),
+                signature: String::new(),
+            }],
             cursor_start: start,
             cursor_end: cursor,
         }
@@ -261,6 +267,18 @@ fn completion_cursors_count_characters_not_bytes() {
     };
     assert_eq!(reply.cursor_end, code.chars().count());
     assert_eq!(reply.cursor_start, code.chars().count() - "Thr".len());
+    // JupyterLab shows each match's kind from IPython's experimental key.
+    assert_eq!(reply.matches, ["Thread"]);
+    assert_eq!(
+        reply.metadata["_jupyter_types_experimental"],
+        serde_json::json!([{
+            "start": reply.cursor_start,
+            "end": reply.cursor_end,
+            "text": "Thread",
+            "type": "struct",
+            "signature": "",
+        }])
+    );
 }
 
 #[test]

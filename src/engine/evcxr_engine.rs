@@ -23,8 +23,11 @@ use evcxr::{CommandContext, EvalCallbacks, EvalContext, EvalOutputs};
 use jupyter_protocol::{ErrorOutput, Media, MediaType};
 use multitask::host::{INTERRUPT_TAKEN, NO_STDIN_REPLY};
 
+use super::completion;
 use super::magic::{self, CellPlan};
-use super::{CellOutcome, Completions, Engine, InputPrompt, InputSource, Inspection, Interrupter};
+use super::{
+    CellOutcome, Completion, Completions, Engine, InputPrompt, InputSource, Inspection, Interrupter,
+};
 use crate::diagnostic::{self, Diagnostic, Label};
 use crate::output::{media_from_pairs, OutputPump, StreamName};
 use crate::runtime::{CELL_FINISHED, CELL_STARTED, KERNEL_PID_ENV};
@@ -525,17 +528,20 @@ impl Session {
                 cursor_end: cursor,
             };
         };
-        let mut matches: Vec<String> = Vec::new();
-        for completion in found.completions {
-            // rust-analyzer offers calls as snippets (`cpu_count()`); the
-            // notebook inserts the name, as other kernels do.
-            let name = match completion.code.split_once('(') {
-                Some((name, _)) if !name.is_empty() => name.to_owned(),
-                _ => completion.code,
-            };
-            if !matches.contains(&name) {
-                matches.push(name);
-            }
+        let start = found.start_offset.min(code.len());
+        let found_here: Vec<Completion> = found
+            .completions
+            .into_iter()
+            .map(|completion| Completion {
+                text: completion.code,
+                kind: completion.kind.to_owned(),
+                signature: completion.label,
+            })
+            .collect();
+        let mut matches = completion::shape(found_here, &code[..start]);
+        let typed = &code[start..cursor.min(code.len()).max(start)];
+        if typed.starts_with(':') {
+            matches.extend(completion::kernel_magics(typed));
         }
         Completions {
             matches,

@@ -6,6 +6,7 @@
 //! [`Interrupter`], which the control thread uses while the shell thread is
 //! busy running a cell.
 
+mod completion;
 pub mod evcxr_engine;
 mod interrupt;
 mod magic;
@@ -40,11 +41,24 @@ pub enum CellOutcome {
     Failed(ErrorOutput),
 }
 
+/// One completion candidate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// What replaces the completed text, e.g. `cpu_count`.
+    pub text: String,
+    /// Its kind as JupyterLab names kinds: `function`, `struct`, `module`,
+    /// `magic`, … (shown beside the match).
+    pub kind: String,
+    /// How rust-analyzer shows it, e.g. `fn cpu_count() -> usize`; empty
+    /// when that says no more than `text`.
+    pub signature: String,
+}
+
 /// Completion candidates replacing `cursor_start..cursor_end` of the code.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Completions {
     /// The candidates, best first.
-    pub matches: Vec<String>,
+    pub matches: Vec<Completion>,
     /// Byte offset where the replaced text starts.
     pub cursor_start: usize,
     /// Byte offset where the replaced text ends.

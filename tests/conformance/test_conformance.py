@@ -17,6 +17,8 @@ class MultitaskKernelTests(jupyter_kernel_test.KernelTests):
     completion_samples = [
         {"text": "threading::get_id", "matches": {"get_ident"}},
         {"text": "mp::cpu_c", "matches": {"cpu_count"}},
+        # The kernel's own magics complete too, beside evcxr's `:` commands.
+        {"text": ":timel", "matches": {":timeline"}},
     ]
 
     complete_code_samples = [

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
-use super::shm::{Ring, LENGTH_BYTES};
+use super::ring::{Ring, LENGTH_BYTES};
 use crate::interrupt::wait_for;
 use crate::state::{state, State};
 

@@ -1,12 +1,22 @@
-//! Forking, with every hazard of forking a multi-threaded runtime handled:
-//! std's stdout/stderr locks are held across `fork` (a child must not inherit
-//! them locked by another thread); the child's stdin becomes `/dev/null`
-//! (fd 0 is evcxr's command pipe); the child dies with its parent
-//! (`PR_SET_PDEATHSIG`, then a re-check of `getppid`); it gets a fresh
-//! prelude state (new locks, registries, random seed); it ends with `_exit`,
-//! never by returning into the runtime. `PR_SET_PDEATHSIG` fires when the
-//! forking THREAD exits, so threads other than the main one fork through one
-//! long-lived spawner thread.
+//! Forking from a multi-threaded runtime, and which of its hazards are
+//! handled here: std's stdout/stderr locks are held across `fork` (a child
+//! must not inherit them locked by another thread); the child's stdin becomes
+//! `/dev/null` (fd 0 is evcxr's command pipe); the child dies with its parent
+//! (`PR_SET_PDEATHSIG`, then a check that its parent is still the process
+//! that forked it); it gets a fresh prelude state (new locks, registries,
+//! random seed); it ends with `_exit`, never by returning into the runtime.
+//! `PR_SET_PDEATHSIG` fires when the forking THREAD exits, so threads other
+//! than the main one fork through one long-lived spawner thread.
+//!
+//! What is NOT handled, and cannot be: `fork` copies only the calling thread,
+//! so any lock that another thread of the parent held at that moment (a
+//! `threading::Lock`, a `Mutex` of the learner's, one inside a library) stays
+//! locked forever in the child, and a child that takes it hangs. glibc resets
+//! its own malloc and stdio locks, and the prelude its own state, but the
+//! learner's closure runs with whatever the parent's other threads left
+//! behind. This is the hazard for which Python 3.12 warns when a
+//! multi-threaded process forks, and 3.14 makes `spawn`/`forkserver` the
+//! default start method on Linux. Notebook 02 says so to the learner.
 
 use std::io::{self, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::queue::{Queue, QUEUE_BYTES};
-use super::shm::Ring;
+use super::ring::Ring;
 use super::Message;
 
 /// Makes queues that pool tasks can receive, like Python's `multiprocessing.Manager()`.
@@ -104,5 +104,37 @@ impl<'de, T> Deserialize<'de> for QueueProxy<T> {
             queue: Queue::from_ring(Arc::new(ring), address.maxsize),
             owner_pid: address.owner_pid,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+
+    use super::*;
+
+    /// A proxy that says the queue is at `fd_number` of this process.
+    fn proxy_to(fd_number: i32) -> Result<QueueProxy<u32>, crate::Error> {
+        let address = ProxyAddress {
+            owner_pid: std::process::id(),
+            fd_number,
+            maxsize: 0,
+        };
+        super::super::decode(&super::super::encode(&address).expect("an address encodes"))
+    }
+
+    #[test]
+    fn a_proxy_opens_only_a_queue() {
+        let queue = Manager::new().queue::<u32>();
+        queue.put(7);
+        let same = proxy_to(queue.ring.fd_number()).expect("the queue's own descriptor");
+        assert_eq!(same.get(), 7);
+
+        // A descriptor that is something else now: a file, or a shared value.
+        let file = std::fs::File::open("/proc/self/stat").expect("a file to point at");
+        let refused = proxy_to(file.as_raw_fd()).expect_err("a file is not a queue");
+        assert!(refused.to_string().contains("gone"), "{refused}");
+        let closed = proxy_to(9999).expect_err("no such descriptor");
+        assert!(closed.to_string().contains("gone"), "{closed}");
     }
 }

@@ -12,6 +12,7 @@ mod pipe;
 mod pool;
 pub(crate) mod process;
 mod queue;
+pub(crate) mod ring;
 pub(crate) mod shm;
 mod value;
 mod worker;
@@ -25,7 +26,7 @@ pub use pipe::{Connection, Pipe};
 pub use pool::Pool;
 pub use process::{active_children, current_process, CurrentProcess, Process};
 pub use queue::Queue;
-pub use value::{Value, ValueGuard};
+pub use value::{SharedPlain, Value, ValueGuard};
 
 /// A value that can travel to another process: anything serde can encode and
 /// decode (numbers, strings, vectors, tuples, `#[derive(Serialize, Deserialize)]` types).

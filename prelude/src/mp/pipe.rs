@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::queue::{Queue, QUEUE_BYTES};
-use super::shm::Ring;
+use super::ring::Ring;
 use super::Message;
 use crate::Error;
 

@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 use super::code::{loaded_objects, object_of};
 use super::process::ProcessShared;
 use super::queue::QUEUE_BYTES;
-use super::shm::Ring;
+use super::ring::Ring;
 use super::worker::{
     parse_result, run_task, spawn_worker, task_frame, Trampoline, WorkerSlots, STOP,
 };

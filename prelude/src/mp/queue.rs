@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::feeder::Feeder;
-use super::shm::{Ring, LENGTH_BYTES};
+use super::ring::{Ring, LENGTH_BYTES};
 use super::{decode, encode, Message};
 use crate::interrupt::deadline_after;
 use crate::timeline::{self, Kind};

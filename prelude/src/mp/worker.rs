@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::process::ProcessShared;
-use super::shm::{Ring, SharedMemory};
+use super::ring::Ring;
+use super::shm::{MemoryKind, SharedMemory};
 use super::{decode, encode, Message};
 use crate::report::panic_message;
 use crate::state::{state, Role};
@@ -34,7 +35,7 @@ pub(super) struct WorkerSlots {
 impl WorkerSlots {
     /// Slots for `size` workers, all idle.
     pub(super) fn new(size: usize) -> Arc<WorkerSlots> {
-        let memory = SharedMemory::create(size * 8)
+        let memory = SharedMemory::create(MemoryKind::PoolWorkers, size * 8)
             .unwrap_or_else(|error| panic!("cannot create a pool: {error}"));
         Arc::new(WorkerSlots { memory })
     }

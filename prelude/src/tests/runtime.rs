@@ -219,26 +219,45 @@ fn is_running(pid: u32) -> bool {
 #[test]
 fn display_and_clear_output_are_event_lines() {
     let run = run_program(|| {
-        display::html("<b>hi</b>");
+        let shown = display::html("<b>hi</b>");
+        shown.update_markdown("**hi**");
         clear_output();
+        display::clear_output(true);
     });
     run.assert_ok();
     assert!(run
         .stdout
         .lines()
         .all(|line| line.starts_with(EVENT_PREFIX)));
+    let events = run.events();
+    let Some(Event::Display {
+        display_id: Some(id),
+        ..
+    }) = events.first()
+    else {
+        panic!("a display with an id first: {events:?}");
+    };
     assert_eq!(
-        run.events(),
+        events,
         [
             Event::Display {
                 data: vec![
                     ("text/html".to_owned(), "<b>hi</b>".to_owned()),
                     ("text/plain".to_owned(), "<b>hi</b>".to_owned()),
                 ],
-                display_id: None,
+                display_id: Some(id.clone()),
                 update: false,
             },
+            Event::Display {
+                data: vec![
+                    ("text/markdown".to_owned(), "**hi**".to_owned()),
+                    ("text/plain".to_owned(), "**hi**".to_owned()),
+                ],
+                display_id: Some(id.clone()),
+                update: true,
+            },
             Event::ClearOutput { wait: false },
+            Event::ClearOutput { wait: true },
         ]
     );
 }

@@ -94,6 +94,26 @@ fn locks_count_correctly_and_time_out() {
             assert!(lock.locked());
         }
         assert!(!lock.locked());
+
+        // A guard whose hold was released by hand, and the lock taken since
+        // by another, leaves that other's hold alone when it ends.
+        let held = lock.guard();
+        lock.release();
+        lock.acquire();
+        drop(held);
+        assert!(lock.locked(), "the guard ended a hold that was not its own");
+        lock.release();
+
+        let counter = threading::Lock::with_value(5);
+        assert_eq!(counter.guard_timeout(0.05).map(|value| *value), Some(5));
+        let held = counter.guard();
+        let waiting = counter.clone();
+        let refused = threading::Thread::new(move || {
+            assert!(waiting.guard_timeout(0.05).is_none());
+        });
+        refused.start();
+        refused.join();
+        drop(held);
     });
     assert_eq!(run.exit_code, 0, "{}{}", run.stdout, run.stderr);
 }

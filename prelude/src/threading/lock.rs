@@ -2,11 +2,23 @@
 //! a timeout form, and a scoped form (`with lock:`) through [`Lock::guard`].
 //! A `Lock` may also hold the value it protects (`Lock::with_value(0)`), the
 //! Rust way to share a counter between threads.
+//!
+//! Python lets any thread release a plain lock, and so does `Lock<()>`. A lock
+//! that guards a value is reached through guards alone: were `release()`
+//! callable while a guard lives, a second guard could hand out a second
+//! `&mut` to the value, a data race safe Rust must never allow. So
+//! `acquire`/`release` exist only on `Lock<()>`:
+//!
+//! ```compile_fail,E0599
+//! let counter = multitask::threading::Lock::with_value(0);
+//! let held = counter.guard();
+//! counter.release(); // no `release` on a lock that guards a value
+//! ```
 
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -26,6 +38,9 @@ struct LockInner<T> {
     raw: RawMutex,
     /// Next to the lock word, on the cache line a use touches anyway.
     thinning: Thinning,
+    /// Counts releases by hand (`Lock<()>::release`), so a guard whose hold
+    /// was released that way does not unlock a later holder's.
+    released_by_hand: AtomicU64,
     /// Whether the holder's acquire was recorded on a timeline, so that its
     /// release is too (only acquires are counted: a pair costs one count).
     noted: AtomicBool,
@@ -41,6 +56,33 @@ impl Lock<()> {
     /// A new, unlocked lock (Python's `threading.Lock()`).
     pub fn new() -> Lock<()> {
         Lock::with_value(())
+    }
+
+    /// Waits until the lock is free and takes it (Python's `lock.acquire()`).
+    #[inline]
+    pub fn acquire(&self) {
+        self.acquire_until(None);
+    }
+
+    /// Takes the lock if it frees up within `seconds`; returns whether it did
+    /// (Python's `lock.acquire(timeout=seconds)`).
+    pub fn acquire_timeout(&self, seconds: f64) -> bool {
+        self.acquire_until(deadline_after(seconds))
+    }
+
+    /// Frees the lock (Python's `lock.release()`), whoever took it; releasing
+    /// a free lock is an error, as in Python.
+    pub fn release(&self) {
+        if !self.inner.raw.is_locked() {
+            panic!("release unlocked lock");
+        }
+        self.note_release();
+        // Counted before the unlock: whoever takes the lock next sees it.
+        self.inner.released_by_hand.fetch_add(1, Ordering::Release);
+        // SAFETY: the lock is held (Python lets any thread release it, and
+        // parking_lot's raw mutex does not track an owner). A `Lock<()>`
+        // guards no data, so no reference outlives this unlock.
+        unsafe { self.inner.raw.unlock() };
     }
 }
 
@@ -65,33 +107,11 @@ impl<T> Lock<T> {
             inner: Arc::new(LockInner {
                 raw: RawMutex::INIT,
                 thinning: Thinning::new(),
+                released_by_hand: AtomicU64::new(0),
                 noted: AtomicBool::new(false),
                 value: UnsafeCell::new(value),
             }),
         }
-    }
-
-    /// Waits until the lock is free and takes it (Python's `lock.acquire()`).
-    #[inline]
-    pub fn acquire(&self) {
-        self.acquire_until(None);
-    }
-
-    /// Takes the lock if it frees up within `seconds`; returns whether it did
-    /// (Python's `lock.acquire(timeout=seconds)`).
-    pub fn acquire_timeout(&self, seconds: f64) -> bool {
-        self.acquire_until(deadline_after(seconds))
-    }
-
-    /// Frees the lock (Python's `lock.release()`); releasing a free lock is an error.
-    pub fn release(&self) {
-        if !self.inner.raw.is_locked() {
-            panic!("release unlocked lock");
-        }
-        self.note_release();
-        // SAFETY: the lock is held (Python lets any thread release it, and
-        // parking_lot's raw mutex does not track an owner).
-        unsafe { self.inner.raw.unlock() };
     }
 
     /// Whether someone holds the lock now (Python's `lock.locked()`).
@@ -103,8 +123,24 @@ impl<T> Lock<T> {
     /// written `{ let _held = lock.guard(); … }`; the guard also gives the value.
     #[inline]
     pub fn guard(&self) -> LockGuard<'_, T> {
-        self.acquire();
-        LockGuard { lock: self }
+        self.acquire_until(None);
+        self.held()
+    }
+
+    /// Like [`Lock::guard`], but gives up after `seconds`: `None` if the lock
+    /// stayed taken (Python's `if lock.acquire(timeout=…):` with a value).
+    pub fn guard_timeout(&self, seconds: f64) -> Option<LockGuard<'_, T>> {
+        self.acquire_until(deadline_after(seconds))
+            .then(|| self.held())
+    }
+
+    /// The guard of the hold just taken.
+    #[inline]
+    fn held(&self) -> LockGuard<'_, T> {
+        LockGuard {
+            lock: self,
+            hand_releases: self.inner.released_by_hand.load(Ordering::Acquire),
+        }
     }
 
     #[inline]
@@ -179,29 +215,35 @@ impl<T> fmt::Debug for Lock<T> {
 /// Holds a [`Lock`] until dropped, and gives its value (`*guard += 1`).
 pub struct LockGuard<'lock, T> {
     lock: &'lock Lock<T>,
+    /// The lock's count of releases by hand when this hold began.
+    hand_releases: u64,
 }
 
 impl<T> Deref for LockGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: the guard holds the lock.
+        // SAFETY: the guard holds the lock. Only a `Lock<()>` can be released
+        // by hand while a guard lives, and a `()` is no memory to race on.
         unsafe { &*self.lock.inner.value.get() }
     }
 }
 
 impl<T> DerefMut for LockGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the guard holds the lock, and `&mut self` makes this reference unique.
+        // SAFETY: as for `deref`; `&mut self` makes this reference unique.
         unsafe { &mut *self.lock.inner.value.get() }
     }
 }
 
 impl<T> Drop for LockGuard<'_, T> {
     fn drop(&mut self) {
-        // Someone may have called `release()` by hand meanwhile: do not unlock twice.
-        if self.lock.locked() {
+        // A `Lock<()>` may have been released by hand meanwhile, and taken
+        // since by someone else: that hold is not this guard's to end.
+        let released_by_hand =
+            self.lock.inner.released_by_hand.load(Ordering::Acquire) != self.hand_releases;
+        if !released_by_hand && self.lock.locked() {
             self.lock.note_release();
-            // SAFETY: the lock is held.
+            // SAFETY: the lock is held, by this guard's hold.
             unsafe { self.lock.inner.raw.unlock() };
         }
     }

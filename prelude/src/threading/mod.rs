@@ -199,13 +199,12 @@ impl fmt::Debug for Thread {
 /// The body of every prelude thread: announce, run, unregister.
 fn run_thread(shared: Arc<ThreadShared>, target: Box<dyn FnOnce() + Send>) {
     name_os_thread(&shared.name());
-    // SAFETY: pthread_self and gettid have no preconditions.
-    shared
-        .ident
-        .store(unsafe { libc::pthread_self() } as u64, Ordering::Relaxed);
-    shared
-        .native_id
-        .store(unsafe { libc::gettid() } as u32, Ordering::Relaxed);
+    // SAFETY: pthread_self has no preconditions.
+    let ident = unsafe { libc::pthread_self() } as u64;
+    // SAFETY: gettid has no preconditions.
+    let native_id = unsafe { libc::gettid() } as u32;
+    shared.ident.store(ident, Ordering::Relaxed);
+    shared.native_id.store(native_id, Ordering::Relaxed);
     {
         let _phase = shared.phase.lock();
         shared.phase_changed.notify_all();

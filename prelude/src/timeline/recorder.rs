@@ -11,13 +11,14 @@
 //! run are recorded one by one, the rest only counted, the clock read once
 //! every [`SAMPLE`] of them, and summed up in one burst record.
 
+use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use parking_lot::Mutex;
 
 use super::Kind;
-use crate::mp::shm::SharedMemory;
+use crate::mp::shm::{MemoryKind, SharedMemory};
 
 /// Events of one run recorded one by one before the rest are only counted.
 pub(crate) const EXACT: u32 = 16;
@@ -82,7 +83,24 @@ pub(crate) struct LaneSlot {
     burst_count: AtomicU64,
     burst_start: AtomicU64,
     burst_end: AtomicU64,
-    name: [u8; NAME_BYTES],
+    /// Written once by the lane's claimer before `ready`, read after it:
+    /// an `UnsafeCell`, since it is written through a shared reference.
+    name: UnsafeCell<[u8; NAME_BYTES]>,
+}
+
+impl LaneSlot {
+    /// The first `length` bytes of the lane's name (at most `NAME_BYTES`).
+    fn name_text(&self, length: usize) -> String {
+        let mut name = [0u8; NAME_BYTES];
+        let length = length.min(NAME_BYTES);
+        // SAFETY: a copy through the raw pointer, no reference to the shared
+        // bytes: a lane reused by a later session may be renamed meanwhile,
+        // and then the text is only a stale name, never undefined behaviour.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.name.get().cast::<u8>(), name.as_mut_ptr(), length);
+        }
+        String::from_utf8_lossy(&name[..length]).into_owned()
+    }
 }
 
 /// One chunk's header; its records follow.
@@ -160,7 +178,10 @@ pub(crate) fn now() -> u64 {
 impl Recorder {
     /// A new segment, nothing armed.
     pub(crate) fn create() -> std::io::Result<Recorder> {
-        let memory = Box::leak(Box::new(SharedMemory::create(SEGMENT_BYTES)?));
+        let memory = Box::leak(Box::new(SharedMemory::create(
+            MemoryKind::Timeline,
+            SEGMENT_BYTES,
+        )?));
         Ok(Recorder::over(memory, std::process::id(), 0, 0))
     }
 
@@ -337,7 +358,7 @@ impl Recorder {
             // bytes are only read once `ready` is set; `length + part.len()`
             // stays within NAME_BYTES.
             unsafe {
-                let bytes = slot.name.as_ptr().cast_mut().add(length);
+                let bytes = slot.name.get().cast::<u8>().add(length);
                 std::ptr::copy_nonoverlapping(part.as_ptr(), bytes, part.len());
             }
             length += part.len();
@@ -579,7 +600,7 @@ impl Recorder {
                 LaneDump {
                     pid: slot.pid.load(Ordering::Relaxed),
                     main: slot.main.load(Ordering::Relaxed) == 1,
-                    name: String::from_utf8_lossy(&slot.name[..length]).into_owned(),
+                    name: slot.name_text(length),
                     start: slot.start.load(Ordering::Relaxed),
                     end: Some(slot.end.load(Ordering::Acquire)).filter(|&end| end != 0),
                     exit: (exit != 0).then(|| exit - 1),
