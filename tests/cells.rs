@@ -184,6 +184,17 @@ fn a_display_is_updated_in_place_from_threads_and_processes() {
 }
 
 #[test]
+fn dynamic_linking_is_refused_with_a_reason_and_nothing_breaks() {
+    let kernel = shared(&KERNEL);
+    let refused = kernel.execute(":allow_static_linking 0");
+    assert_eq!(refused.status(), ReplyStatus::Error);
+    let (ename, evalue) = refused.errors().remove(0);
+    assert_eq!(ename, "KernelError");
+    assert!(evalue.contains("no_std"), "{evalue}");
+    kernel.run_ok("println!(\"{}\", mp::cpu_count());");
+}
+
+#[test]
 fn stop_on_error_answers_queued_cells_without_running_them() {
     let kernel = shared(&KERNEL);
     let failing = kernel.send(&kernel.shell, execute_request("panic!(\"first fails\");"));

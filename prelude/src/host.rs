@@ -110,9 +110,13 @@ impl Default for Host {
 pub fn host() -> &'static Host {
     static HOST: OnceLock<&'static Host> = OnceLock::new();
     HOST.get_or_init(|| {
+        // Miri cannot look up symbols; under it there is no kernel either.
+        #[cfg(miri)]
+        let announced = std::ptr::null_mut::<std::ffi::c_void>();
         // SAFETY: dlsym with a valid C string; RTLD_DEFAULT searches the
         // executable, whose dynamic symbol table the runtime exports
         // HOST_SYMBOL in.
+        #[cfg(not(miri))]
         let announced = unsafe { libc::dlsym(libc::RTLD_DEFAULT, HOST_SYMBOL.as_ptr()) };
         if announced.is_null() {
             return Box::leak(Box::new(Host::new()));

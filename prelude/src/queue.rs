@@ -278,3 +278,35 @@ impl<T> std::fmt::Debug for Queue<T> {
         )
     }
 }
+
+/// Checks Miri can run (`scripts/miri`): threads, no processes.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_from_two_threads_arrive_once_each_and_in_order() {
+        let queue: Queue<u32> = Queue::new();
+        let putters: Vec<_> = [0u32, 100]
+            .into_iter()
+            .map(|base| {
+                let queue = queue.clone();
+                std::thread::spawn(move || (base..base + 20).for_each(|item| queue.put(item)))
+            })
+            .collect();
+        let mut taken: Vec<u32> = (0..40).map(|_| queue.get()).collect();
+        for putter in putters {
+            putter.join().expect("a putter ends");
+        }
+        let from_first: Vec<u32> = taken.iter().copied().filter(|item| *item < 100).collect();
+        assert_eq!(
+            from_first,
+            (0..20).collect::<Vec<_>>(),
+            "each putter's order is kept"
+        );
+        taken.sort_unstable();
+        let expected: Vec<u32> = (0..20).chain(100..120).collect();
+        assert_eq!(taken, expected);
+        assert!(queue.empty());
+    }
+}

@@ -451,6 +451,10 @@ impl Session {
             output.running();
             return CellOutcome::Failed(interrupted_before_start());
         }
+        if let Some(why) = plan.refused {
+            output.running();
+            return CellOutcome::Failed(plain_error("KernelError", why));
+        }
         if plan.restart {
             self.restart_runtime();
         }

@@ -295,6 +295,16 @@ mod tests {
         child
     }
 
+    /// An interrupter whose cell's code runs in a [`deaf_runtime`].
+    fn running_cell() -> (Interrupter, Child) {
+        let interrupter = Interrupter::new();
+        let runtime = deaf_runtime(&interrupter);
+        interrupter.cell_waiting();
+        interrupter.cell_code_next();
+        assert!(interrupter.code_started());
+        (interrupter, runtime)
+    }
+
     fn ended_within(child: &mut Child, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
@@ -348,11 +358,7 @@ mod tests {
 
     #[test]
     fn running_code_that_ignores_the_interrupt_is_killed() {
-        let interrupter = Interrupter::new();
-        let mut runtime = deaf_runtime(&interrupter);
-        interrupter.cell_waiting();
-        interrupter.cell_code_next();
-        interrupter.code_started();
+        let (interrupter, mut runtime) = running_cell();
         let started = Instant::now();
         interrupter.interrupt();
         assert!(ended_within(
@@ -374,11 +380,7 @@ mod tests {
 
     #[test]
     fn a_cell_that_took_the_interrupt_gets_time_to_unwind() {
-        let interrupter = Interrupter::new();
-        let mut runtime = deaf_runtime(&interrupter);
-        interrupter.cell_waiting();
-        interrupter.cell_code_next();
-        interrupter.code_started();
+        let (interrupter, mut runtime) = running_cell();
         interrupter.interrupt();
         interrupter.interrupt_taken();
         assert!(!ended_within(

@@ -1,6 +1,7 @@
 //! The kernel's own magics in a cell, read once into a [`CellPlan`]:
-//! `:timeline` (as the first line), `:restart` and `:clear`. evcxr's other
-//! `:` commands pass through untouched; `:doc` is the dispatcher's.
+//! `:timeline` (as the first line), `:restart` and `:clear`, and the one
+//! evcxr command this kernel refuses (`:allow_static_linking 0`). evcxr's
+//! other `:` commands pass through untouched; `:doc` is the dispatcher's.
 
 /// What the engine does for a cell, besides compiling and running its code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,7 +16,16 @@ pub struct CellPlan {
     /// `:clear` (evcxr's, kept in `code`): every item, `use` line and
     /// `:dep` goes, the prelude's too, so it must be loaded again.
     pub clear: bool,
+    /// A magic this kernel cannot carry out, and why: the cell is refused.
+    pub refused: Option<&'static str>,
 }
+
+/// Why `:allow_static_linking 0` is refused.
+pub const NO_DYNAMIC_LINKING: &str = "`:allow_static_linking 0` is not available in this kernel: \
+     evcxr would then build every dependency as a dynamic library, and the prelude's \
+     dependencies include `no_std` crates, which cannot be built that way, so no cell would \
+     compile again. Dependencies stay statically linked: a `static` inside a `:dep` crate has \
+     a copy in each cell; keep shared state in a variable instead.";
 
 /// Reads the kernel's magics in `code`.
 pub fn plan(code: &str) -> CellPlan {
@@ -24,6 +34,7 @@ pub fn plan(code: &str) -> CellPlan {
         timeline: false,
         restart: false,
         clear: false,
+        refused: None,
     };
     for (index, line) in code.split('\n').enumerate() {
         if index > 0 {
@@ -36,6 +47,7 @@ pub fn plan(code: &str) -> CellPlan {
                 plan.clear = true;
                 plan.code.push_str(line);
             }
+            ":allow_static_linking 0" => plan.refused = Some(NO_DYNAMIC_LINKING),
             _ => plan.code.push_str(line),
         }
     }
@@ -73,5 +85,10 @@ mod tests {
         assert!(clear.clear);
         assert_eq!(clear.code, ":clear", "evcxr carries out :clear itself");
         assert!(!plan("let clear = 1;").clear);
+        assert_eq!(
+            plan(":allow_static_linking 0").refused,
+            Some(NO_DYNAMIC_LINKING)
+        );
+        assert_eq!(plan(":allow_static_linking 1").refused, None);
     }
 }

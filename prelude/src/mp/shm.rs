@@ -26,6 +26,7 @@ unsafe impl Sync for SharedMemory {}
 impl SharedMemory {
     /// A new zeroed mapping of `length` bytes, its memfd named after `kind`
     /// (`multitask-ring`, …) so that [`SharedMemory::open`] can tell it apart.
+    #[cfg(not(miri))]
     pub(crate) fn create(kind: MemoryKind, length: usize) -> io::Result<SharedMemory> {
         // SAFETY: memfd_create with a valid C string.
         let fd = unsafe { libc::memfd_create(kind.memfd_name().as_ptr(), libc::MFD_CLOEXEC) };
@@ -36,6 +37,31 @@ impl SharedMemory {
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         File::from(fd.try_clone()?).set_len(length as u64)?;
         SharedMemory::map(fd, length)
+    }
+
+    /// Under Miri (`scripts/miri`), which has no memfd: private anonymous
+    /// memory, the same thing for one process, and a stand-in descriptor.
+    #[cfg(miri)]
+    pub(crate) fn create(_kind: MemoryKind, length: usize) -> io::Result<SharedMemory> {
+        // SAFETY: an anonymous mapping of `length` bytes, no file involved.
+        let address = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                length,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if address == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(SharedMemory {
+            address: address.cast(),
+            length,
+            fd: OwnedFd::from(File::open("/dev/null")?),
+        })
     }
 
     /// Maps the memory of `kind` another process created, reached through

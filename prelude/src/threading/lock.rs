@@ -248,3 +248,47 @@ impl<T> Drop for LockGuard<'_, T> {
         }
     }
 }
+
+/// Checks Miri can run (`scripts/miri`): threads, no processes.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guarded_increments_from_threads_are_all_kept() {
+        let counter = Lock::with_value(0u32);
+        let workers: Vec<_> = (0..3)
+            .map(|_| {
+                let counter = counter.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..50 {
+                        *counter.guard() += 1;
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.join().expect("a worker ends");
+        }
+        assert_eq!(*counter.guard(), 150);
+        assert!(counter.guard_timeout(0.0).is_some());
+    }
+
+    #[test]
+    fn a_plain_lock_is_released_from_another_thread() {
+        let lock = Lock::new();
+        lock.acquire();
+        let held = lock.guard_timeout(0.0);
+        assert!(held.is_none());
+        let other = lock.clone();
+        std::thread::spawn(move || other.release())
+            .join()
+            .expect("the releaser ends");
+        let guard = lock.guard();
+        lock.release();
+        lock.acquire();
+        drop(guard);
+        assert!(lock.locked());
+        lock.release();
+    }
+}

@@ -656,3 +656,51 @@ pub(crate) fn truncate(text: &str, bytes: usize) -> &str {
     }
     &text[..end]
 }
+
+/// The recorder alone, in one process: what `scripts/miri` checks.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_record_into_lanes_of_their_own() {
+        let recorder = Recorder::create().expect("a recorder");
+        recorder.arm(1);
+        std::thread::scope(|scope| {
+            for (number, name) in ["first", "second"].into_iter().enumerate() {
+                let recorder = &recorder;
+                scope.spawn(move || {
+                    let ident = number as u64 + 1;
+                    let lane = recorder
+                        .register(ident, &["Thread-", name], false, now())
+                        .expect("room for a lane");
+                    for line in 0..3 {
+                        let start = now();
+                        let record = Record {
+                            start,
+                            end: start,
+                            arg: line,
+                            count: 1,
+                            kind: 0,
+                            class: 0,
+                            text_length: 0,
+                        };
+                        recorder.write(lane, Kind::ThreadStart, record, &format!("{name} {line}"));
+                    }
+                    recorder.end_lane(lane, None);
+                });
+            }
+        });
+        let (mut lanes, dropped) = recorder.dump();
+        assert_eq!(dropped, 0);
+        lanes.sort_by(|a, b| a.name.cmp(&b.name));
+        let names: Vec<&str> = lanes.iter().map(|lane| lane.name.as_str()).collect();
+        assert_eq!(names, ["Thread-first", "Thread-second"]);
+        for (lane, name) in lanes.iter().zip(["first", "second"]) {
+            let texts: Vec<&str> = lane.records.iter().map(|(_, text)| text.as_str()).collect();
+            assert_eq!(texts, [0, 1, 2].map(|line| format!("{name} {line}")));
+            assert!(lane.end.is_some());
+        }
+        recorder.disarm();
+    }
+}
