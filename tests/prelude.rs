@@ -214,8 +214,8 @@ fn a_fork_storm_is_refused_before_anything_forks() {
 #[test]
 fn kill_9_of_the_kernel_leaves_no_prelude_process_behind() {
     let mut kernel = Kernel::start();
-    // The cell keeps running (its non-daemon child never ends) while the
-    // kernel is killed.
+    // The cell keeps running, its pool and child with it, while the kernel
+    // is killed.
     let running = kernel.send(
         &kernel.shell,
         execute_request(
@@ -223,7 +223,8 @@ fn kill_9_of_the_kernel_leaves_no_prelude_process_behind() {
              let pids = pool.map(|_: u32| getpid(), vec![0, 1, 2, 3]);
              let child = mp::Process::new(|| loop { sleep(0.1); });
              child.start();
-             println!(\"child={}\", child.pid().unwrap());",
+             println!(\"child={}\", child.pid().unwrap());
+             loop { sleep(0.1); }",
         ),
     );
     let child = wait_for_number(&kernel, &running, "child");

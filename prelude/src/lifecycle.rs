@@ -1,8 +1,10 @@
 //! What happens when a main program ends: a cell in the runtime (the kernel
-//! calls [`cell_end_hook`]) or a child process's target. Python's order at
-//! exit: join non-daemon threads, then non-daemon child processes, terminate
-//! pools, terminate daemon processes; daemon threads are abandoned. After an
-//! interrupt nothing is waited for: processes are killed, threads abandoned.
+//! calls [`cell_end_hook`]) or a child process's target. CPython's order at
+//! exit: `threading` joins the non-daemon threads; then `multiprocessing`'s
+//! exit handler (`_exit_function`) ends the pools and terminates the daemon
+//! processes, and only then joins the other child processes; daemon threads
+//! are abandoned. After an interrupt nothing is waited for: processes are
+//! killed, threads abandoned.
 
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -39,15 +41,12 @@ pub(crate) fn end_cell() {
 
 /// Waits for what the main program started and stops the rest, Python's way.
 pub(crate) fn finish_main(state: &State) {
-    // Joined threads may start more threads or processes: repeat until none is left.
     // A child's queue feeders must deliver before `_exit` (Python joins its
     // feeder threads at exit). The runtime lives on, and its feeders with it, so
     // a cell does not wait for them: a full queue nobody reads cannot hang it.
     let delivers_before_exit = state.role != Role::Runtime;
+    // Joined threads may start more threads: repeat until none is left.
     loop {
-        if delivers_before_exit {
-            flush_feeders(state);
-        }
         let threads: Vec<_> = state
             .threads
             .lock()
@@ -55,33 +54,33 @@ pub(crate) fn finish_main(state: &State) {
             .filter(|thread| thread.waits_at_exit())
             .cloned()
             .collect();
-        let processes: Vec<_> = state
-            .processes
-            .lock()
-            .iter()
-            .filter(|process| process.waits_at_exit())
-            .cloned()
-            .collect();
-        if threads.is_empty() && processes.is_empty() {
+        if threads.is_empty() {
             break;
         }
         for thread in threads {
             thread.join_until(None);
         }
-        for process in processes {
-            process.wait_exit(None);
-        }
     }
     if delivers_before_exit {
         flush_feeders(state);
     }
+    // Pools and daemon processes end before the other children are waited for.
     end_resources(state);
-    let daemons: Vec<_> = state.processes.lock().clone();
+    let processes: Vec<_> = state.processes.lock().clone();
+    let (ordinary, daemons): (Vec<_>, Vec<_>) = processes
+        .into_iter()
+        .partition(|process| process.waits_at_exit());
     for process in &daemons {
         process.send_signal(libc::SIGTERM);
     }
     for process in &daemons {
         process.reap_after_signal();
+    }
+    for process in ordinary {
+        process.wait_exit(None);
+    }
+    if delivers_before_exit {
+        flush_feeders(state);
     }
     abandon_threads(state);
 }

@@ -45,6 +45,38 @@ fn the_cell_end_joins_non_daemon_work_and_stops_daemons() {
 }
 
 #[test]
+fn daemon_processes_end_before_the_other_children_are_waited_for() {
+    // CPython's multiprocessing terminates daemons first at exit, then joins.
+    let run = run_program(|| {
+        mp::Process::new(|| loop {
+            println!("daemon tick");
+            std::thread::sleep(Duration::from_millis(10));
+        })
+        .daemon(true)
+        .start();
+        mp::Process::new(|| {
+            sleep(0.4);
+            println!("ordinary child done");
+        })
+        .start();
+        sleep(0.05);
+        println!("main code done");
+    });
+    run.assert_ok();
+    let after_main = run
+        .stdout
+        .split("main code done")
+        .nth(1)
+        .expect("the main code's last line");
+    let late_ticks = after_main.matches("daemon tick").count();
+    assert!(
+        late_ticks < 5,
+        "the daemon went on while the ordinary child was waited for: {late_ticks} ticks"
+    );
+    assert!(after_main.contains("ordinary child done"), "{}", run.stdout);
+}
+
+#[test]
 fn after_the_cell_end_daemon_threads_are_silent_and_unlisted() {
     let run = run_program(|| {
         threading::Thread::new(|| loop {
