@@ -29,6 +29,12 @@ setup() {
     cp "$REPO/scripts/requirements.txt" "$stamp"
   fi
 
+  # JupyterLab's defaults for this environment: no "receive Jupyter news?"
+  # prompt over the first notebook (the course is offline anyway).
+  mkdir -p "$VENV/share/jupyter/lab/settings"
+  echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false"}}' \
+    >"$VENV/share/jupyter/lab/settings/overrides.json"
+
   step "Installing the multitask kernelspec into .venv (and compiling the prelude once)"
   "$KERNEL_BIN" install --prefix "$VENV"
   export MULTITASK_SETUP_DONE=1
