@@ -6,6 +6,7 @@ mod kernel {
     pub mod pressure;
 }
 
+mod architecture;
 mod cells;
 mod faults;
 mod load;
