@@ -140,23 +140,25 @@ impl EvcxrEngine {
         }
     }
 
-    fn ask<T: Default>(&self, make: impl FnOnce(Sender<T>) -> Request) -> T {
+    /// Hands a request to the actor and waits for its answer; `gone` when
+    /// the actor has stopped (it panicked), so the caller still gets one.
+    fn ask<T>(&self, make: impl FnOnce(Sender<T>) -> Request, gone: impl FnOnce() -> T) -> T {
         let (done, answer) = crossbeam_channel::bounded(1);
         if self.requests.send(make(done)).is_err() {
-            return T::default();
+            return gone();
         }
-        answer.recv().unwrap_or_default()
+        answer.recv().unwrap_or_else(|_| gone())
     }
 }
 
-impl Default for CellOutcome {
-    fn default() -> CellOutcome {
-        CellOutcome::Failed(ErrorOutput {
-            ename: "KernelError".to_owned(),
-            evalue: "the Rust engine stopped".to_owned(),
-            traceback: vec!["the Rust engine stopped".to_owned()],
-        })
-    }
+/// What a cell gets when the engine's actor thread is gone.
+fn engine_stopped() -> CellOutcome {
+    let message = "the Rust engine stopped; restart the kernel (Kernel → Restart Kernel…)";
+    CellOutcome::Failed(ErrorOutput {
+        ename: "KernelError".to_owned(),
+        evalue: message.to_owned(),
+        traceback: vec![message.to_owned()],
+    })
 }
 
 impl Engine for EvcxrEngine {
@@ -164,31 +166,44 @@ impl Engine for EvcxrEngine {
         // From here on an interrupt belongs to this cell, even while the
         // engine is still busy with something else (it is then kept for it).
         self.interrupter.cell_waiting();
-        let outcome = self.ask(|done| Request::Execute {
-            code: code.to_owned(),
-            output: output.clone(),
-            input,
-            done,
-        });
+        let outcome = self.ask(
+            |done| Request::Execute {
+                code: code.to_owned(),
+                output: output.clone(),
+                input,
+                done,
+            },
+            engine_stopped,
+        );
         // The actor ended the cell already, unless it is gone.
         self.interrupter.cell_finished();
         outcome
     }
 
     fn complete(&mut self, code: &str, cursor: usize) -> Completions {
-        self.ask(|done| Request::Complete {
-            code: code.to_owned(),
-            cursor,
-            done,
-        })
+        self.ask(
+            |done| Request::Complete {
+                code: code.to_owned(),
+                cursor,
+                done,
+            },
+            || Completions {
+                matches: Vec::new(),
+                cursor_start: cursor,
+                cursor_end: cursor,
+            },
+        )
     }
 
     fn inspect(&mut self, code: &str, cursor: usize) -> Option<Inspection> {
-        self.ask(|done| Request::Inspect {
-            code: code.to_owned(),
-            cursor,
-            done,
-        })
+        self.ask(
+            |done| Request::Inspect {
+                code: code.to_owned(),
+                cursor,
+                done,
+            },
+            || None,
+        )
     }
 
     fn interrupter(&self) -> Interrupter {
