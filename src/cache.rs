@@ -31,11 +31,17 @@ pub fn cache_root() -> PathBuf {
     if let Some(dir) = std::env::var_os("MULTITASK_CACHE_DIR") {
         return PathBuf::from(dir);
     }
-    let home_cache = std::env::var_os("XDG_CACHE_HOME")
+    user_cache_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("multitask-kernel")
+}
+
+/// The user's cache directory (`$XDG_CACHE_HOME`, else `~/.cache`), where
+/// evcxr keeps its compile cache too.
+fn user_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    home_cache.join("multitask-kernel")
 }
 
 /// How long a prelude version nobody runs is kept (a kernel of that version
@@ -194,10 +200,7 @@ pub fn lock_evcxr_cache_for_this_compile() {
     {
         return;
     }
-    let Some(cache_dir) = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-    else {
+    let Some(cache_dir) = user_cache_dir() else {
         return;
     };
     let evcxr_cache = cache_dir.join("evcxr");

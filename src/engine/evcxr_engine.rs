@@ -153,12 +153,10 @@ impl EvcxrEngine {
 
 /// What a cell gets when the engine's actor thread is gone.
 fn engine_stopped() -> CellOutcome {
-    let message = "the Rust engine stopped; restart the kernel (Kernel → Restart Kernel…)";
-    CellOutcome::Failed(ErrorOutput {
-        ename: "KernelError".to_owned(),
-        evalue: message.to_owned(),
-        traceback: vec![message.to_owned()],
-    })
+    CellOutcome::Failed(plain_error(
+        "KernelError",
+        "the Rust engine stopped; restart the kernel (Kernel → Restart Kernel…)",
+    ))
 }
 
 impl Engine for EvcxrEngine {
@@ -430,9 +428,9 @@ impl Session {
     ///
     /// evcxr's own `:restart` keeps the variables' records while their values
     /// go with the old runtime, so the next cell aborts the new runtime
-    /// looking for them. A runtime lost while running code is handled right:
-    /// so the runtime (and every process of its group) is killed, and a cell
-    /// is run for evcxr to find it gone and start a clean one.
+    /// looking for them. evcxr handles a runtime lost during a cell right, so
+    /// the runtime (and every process of its group) is killed, and a cell is
+    /// run for evcxr to find it gone and start a clean one.
     fn restart_runtime(&mut self) {
         self.interrupter.kill_runtime();
         let _ = self.context.execute(ATTACH);
@@ -467,15 +465,13 @@ impl Session {
             return CellOutcome::Failed(interrupted_before_start());
         }
         if let Some(why) = plan.refused {
-            output.running();
-            return CellOutcome::Failed(plain_error("KernelError", why));
+            return kernel_step_failed(output, why);
         }
         if plan.restart {
             self.restart_runtime();
         }
         if let Err(error) = self.repair() {
-            output.running();
-            return CellOutcome::Failed(plain_error("KernelError", &error.to_string()));
+            return kernel_step_failed(output, &error.to_string());
         }
         if plan.restart && plan.code_is_blank() {
             output.running();
@@ -486,8 +482,7 @@ impl Session {
         if plan.timeline {
             // Arms the prelude's recorder for the cell that follows.
             if let Err(error) = self.context.execute(TIMELINE_BEGIN) {
-                output.running();
-                return CellOutcome::Failed(plain_error("KernelError", &error.to_string()));
+                return kernel_step_failed(output, &error.to_string());
             }
         }
         let code = plan.code.as_str();
@@ -722,6 +717,13 @@ fn runtime_lost(escalated: bool, status: &str) -> ErrorOutput {
             format!("({detail})"),
         ],
     }
+}
+
+/// Ends a cell whose code will not run because a step of the kernel's
+/// failed or refused it: its compiling notice goes, the reason is the error.
+fn kernel_step_failed(output: &OutputPump, why: &str) -> CellOutcome {
+    output.running();
+    CellOutcome::Failed(plain_error("KernelError", why))
 }
 
 fn interrupted_before_start() -> ErrorOutput {
