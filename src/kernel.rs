@@ -7,6 +7,7 @@
 //! `kernel_info` is answered at once while the engine is still warming up.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use jupyter_protocol::ConnectionInfo;
@@ -17,8 +18,9 @@ use crate::cache;
 use crate::dispatch::{ControlHandler, KernelIdentity, ShellHandler};
 use crate::engine::evcxr_engine::{EngineSetup, EvcxrEngine};
 use crate::engine::{Engine, Interrupter};
-use crate::output::OutputPump;
-use crate::transport::{InputAsker, Publisher, Sockets};
+use crate::ports::{CellOutput, Publisher};
+use crate::pump::OutputPump;
+use crate::transport::{IopubQueue, Sockets, StdinQueue};
 
 /// Serves the kernel described by `connection_file` until a shutdown request.
 pub fn run(connection_file: &Path) -> anyhow::Result<()> {
@@ -32,13 +34,14 @@ pub fn run(connection_file: &Path) -> anyhow::Result<()> {
     let prelude = cache::prelude_dir()?;
 
     let sockets = Sockets::new(connection)?;
-    let (publisher, iopub_queue) = Publisher::channel();
-    let (input_asker, input_requests) = InputAsker::channel();
-    let output = OutputPump::start(publisher.clone());
+    let (iopub_queue, iopub_messages) = IopubQueue::channel();
+    let publisher: Arc<dyn Publisher> = Arc::new(iopub_queue);
+    let (stdin_queue, input_requests) = StdinQueue::channel();
+    let output: Arc<dyn CellOutput> = Arc::new(OutputPump::start(Arc::clone(&publisher)));
     let engine = EvcxrEngine::start(EngineSetup {
         prelude_dir: prelude.dir.clone(),
         work_dir: slot.dir.clone(),
-        output: output.clone(),
+        output: Arc::clone(&output),
     });
     let interrupter = engine.interrupter();
     forward_sigint(interrupter.clone())?;
@@ -47,9 +50,13 @@ pub fn run(connection_file: &Path) -> anyhow::Result<()> {
     let identity = KernelIdentity {
         rust_version: engine.rust_version(),
     };
-    let control = ControlHandler::new(interrupter.clone(), identity.clone(), publisher.clone());
-    let shell = ShellHandler::new(engine, identity, publisher, output, input_asker);
-    let served = sockets.serve(shell, control, iopub_queue, input_requests);
+    let control = ControlHandler::new(
+        interrupter.clone(),
+        identity.clone(),
+        Arc::clone(&publisher),
+    );
+    let shell = ShellHandler::new(engine, identity, publisher, output, Arc::new(stdin_queue));
+    let served = sockets.serve(shell, control, iopub_messages, input_requests);
     interrupter.kill_runtime();
     drop((slot, prelude));
     served
@@ -94,14 +101,14 @@ pub fn warm_up() -> anyhow::Result<()> {
     let slot = cache::claim_work_slot()?;
     std::env::set_var("EVCXR_TMPDIR", &slot.dir);
     let prelude = cache::prelude_dir()?;
-    let (publisher, messages) = Publisher::channel();
-    let output = OutputPump::start(publisher);
+    let (iopub_queue, messages) = IopubQueue::channel();
+    let output: Arc<dyn CellOutput> = Arc::new(OutputPump::start(Arc::new(iopub_queue)));
     let mut engine = EvcxrEngine::start(EngineSetup {
         prelude_dir: prelude.dir.clone(),
         work_dir: slot.dir.clone(),
-        output: output.clone(),
+        output: Arc::clone(&output),
     });
-    let outcome = engine.execute("getpid();", &output, Box::new(|_| None));
+    let outcome = engine.execute("getpid();", output, Box::new(|_| None));
     drop(messages);
     engine.interrupter().kill_runtime();
     match outcome {

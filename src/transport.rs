@@ -5,7 +5,9 @@
 //! long cell on shell never delays an interrupt on control); iopub drains a
 //! channel of messages to publish; stdin sends input requests and routes the
 //! replies back; heartbeat echoes. Messages that fail to decode or to verify
-//! are logged and dropped, and the socket keeps serving.
+//! are logged and dropped, and the socket keeps serving. The transport
+//! implements the [`Publisher`] and [`InputAsker`] ports with queues to
+//! those threads, and calls a [`Handler`] for each request.
 
 use std::sync::Arc;
 use std::thread;
@@ -15,23 +17,26 @@ use anyhow::Context as _;
 use crossbeam_channel::{Receiver, Sender};
 use jupyter_protocol::{ConnectionInfo, IoPubWelcome, JupyterMessage, Transport};
 
+use crate::ports::{AfterRequest, Handler, InputAsker, Publisher, ReplySink};
 use crate::wire::{self, Signer};
 
-/// Sends messages to the iopub socket; cheap to clone and usable from any thread.
+/// Queues messages for the iopub thread: the kernel's [`Publisher`]; cheap
+/// to clone and usable from any thread.
 #[derive(Clone)]
-pub struct Publisher {
+pub struct IopubQueue {
     sender: Sender<JupyterMessage>,
 }
 
-impl Publisher {
-    /// A publisher and the receiving end its messages arrive on (for tests and the iopub thread).
-    pub fn channel() -> (Publisher, Receiver<JupyterMessage>) {
+impl IopubQueue {
+    /// A queue and the receiving end its messages arrive on (the iopub thread's).
+    pub fn channel() -> (IopubQueue, Receiver<JupyterMessage>) {
         let (sender, receiver) = crossbeam_channel::unbounded();
-        (Publisher { sender }, receiver)
+        (IopubQueue { sender }, receiver)
     }
+}
 
-    /// Queues a message for iopub; a closed socket thread means shutdown, so failures are ignored.
-    pub fn publish(&self, message: JupyterMessage) {
+impl Publisher for IopubQueue {
+    fn publish(&self, message: JupyterMessage) {
         // Replies carry the request's routing identities; on iopub those
         // frames would be read as a topic, so they are dropped here.
         let _ = self.sender.send(message.with_zmq_identities(Vec::new()));
@@ -41,26 +46,23 @@ impl Publisher {
 /// An `input_request` and where to send its `input_reply`.
 pub type InputExchange = (JupyterMessage, Sender<JupyterMessage>);
 
-/// Asks the frontend for input over the stdin socket; cheap to clone.
+/// Queues input requests for the stdin thread: the kernel's [`InputAsker`];
+/// cheap to clone.
 #[derive(Clone)]
-pub struct InputAsker {
+pub struct StdinQueue {
     requests: Sender<InputExchange>,
 }
 
-impl InputAsker {
-    /// An asker and the receiving end of its requests (for tests and the stdin thread).
-    pub fn channel() -> (InputAsker, Receiver<InputExchange>) {
+impl StdinQueue {
+    /// A queue and the receiving end of its requests (the stdin thread's).
+    pub fn channel() -> (StdinQueue, Receiver<InputExchange>) {
         let (requests, receiver) = crossbeam_channel::unbounded();
-        (InputAsker { requests }, receiver)
+        (StdinQueue { requests }, receiver)
     }
+}
 
-    /// Sends an `input_request` and waits for the matching `input_reply`,
-    /// or until `cancelled` says the asking cell was interrupted.
-    pub fn ask(
-        &self,
-        request: JupyterMessage,
-        cancelled: impl Fn() -> bool,
-    ) -> Option<JupyterMessage> {
+impl InputAsker for StdinQueue {
+    fn ask(&self, request: JupyterMessage, cancelled: &dyn Fn() -> bool) -> Option<JupyterMessage> {
         let (reply_sender, reply_receiver) = crossbeam_channel::bounded(1);
         self.requests.send((request, reply_sender)).ok()?;
         loop {
@@ -71,32 +73,6 @@ impl InputAsker {
             }
         }
     }
-}
-
-/// Where a handler sends the replies to the request it is handling.
-pub trait ReplySink {
-    /// Sends `reply` on the socket the request came from.
-    fn send_reply(&mut self, reply: JupyterMessage);
-}
-
-/// What the socket loop does after a handler returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AfterRequest {
-    /// Keep serving.
-    Continue,
-    /// Answer the requests already waiting without running them (`stop_on_error`).
-    AbortQueued,
-    /// Stop the kernel process.
-    Shutdown,
-}
-
-/// Handles the requests of one socket (shell or control), on that socket's thread.
-pub trait Handler: Send + 'static {
-    /// Handles one verified request.
-    fn handle(&mut self, request: JupyterMessage, replies: &mut dyn ReplySink) -> AfterRequest;
-
-    /// Answers a request that was queued behind a failed cell, without running it.
-    fn abort(&mut self, request: JupyterMessage, replies: &mut dyn ReplySink);
 }
 
 /// The sockets of one kernel, bound where the connection file says.
@@ -122,7 +98,7 @@ impl Sockets {
         self,
         shell: impl Handler,
         control: impl Handler,
-        iopub_queue: Receiver<JupyterMessage>,
+        iopub_messages: Receiver<JupyterMessage>,
         input_requests: Receiver<InputExchange>,
     ) -> anyhow::Result<()> {
         let connection = &self.connection;
@@ -143,7 +119,7 @@ impl Sockets {
 
         spawn_named("iopub", {
             let signer = Arc::clone(&signer);
-            move || publish_loop(iopub_socket, iopub_queue, &signer)
+            move || publish_loop(iopub_socket, iopub_messages, &signer)
         })?;
         spawn_named("heartbeat", move || heartbeat_loop(heartbeat_socket))?;
         spawn_named("stdin", {

@@ -1,20 +1,79 @@
-//! The dispatcher against a fake engine: no sockets, no compiling.
+//! The dispatcher against a fake engine and in-memory fakes of the ports:
+//! no sockets, no compiling, no pump thread.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 use jupyter_protocol::{
-    CompleteRequest, ExecuteRequest, InterruptRequest, JupyterMessage, JupyterMessageContent,
-    KernelInfoRequest, Media, MediaType, ReplyStatus, ShutdownRequest,
+    CompleteRequest, ErrorOutput, ExecuteRequest, InterruptRequest, JupyterMessage,
+    JupyterMessageContent, KernelInfoRequest, Media, MediaType, ReplyStatus, ShutdownRequest,
 };
-use multitask::host::Event;
 
 use super::*;
 use crate::engine::{
     CellOutcome, Completion, Completions, Engine, InputSource, Inspection, Interrupter,
 };
-use crate::output::{OutputPump, StreamName};
+use crate::ports::{CellOutput, FlushReport, InputAsker, StreamName};
+
+/// What happened, in order: what was published (status messages as their
+/// state) and what dispatch and the engine did with the cell's output.
+type Log = Arc<Mutex<Vec<String>>>;
+
+fn entries(log: &Log) -> Vec<String> {
+    log.lock().unwrap().clone()
+}
+
+struct FakePublisher(Log);
+
+impl Publisher for FakePublisher {
+    fn publish(&self, message: JupyterMessage) {
+        self.0.lock().unwrap().push(match &message.content {
+            JupyterMessageContent::Status(status) => status.execution_state.as_str().to_owned(),
+            _ => message.message_type().to_owned(),
+        });
+    }
+}
+
+/// Stands in for the output pump: logs what it is told, and reports the
+/// error a prelude event would have.
+struct FakeOutput {
+    log: Log,
+    prelude_error: Option<ErrorOutput>,
+}
+
+impl CellOutput for FakeOutput {
+    fn begin(&self, _request: &JupyterMessage) {
+        self.log.lock().unwrap().push("begin".to_owned());
+    }
+
+    fn attach_stdout(&self, _lines: Receiver<String>) {}
+
+    fn line(&self, _stream: StreamName, text: String) {
+        self.log.lock().unwrap().push(format!("line {text}"));
+    }
+
+    fn running(&self) {}
+
+    fn flush(&self) -> FlushReport {
+        self.log.lock().unwrap().push("flush".to_owned());
+        FlushReport {
+            error: self.prelude_error.clone(),
+        }
+    }
+}
+
+/// A frontend that takes no input.
+struct NoInput;
+
+impl InputAsker for NoInput {
+    fn ask(
+        &self,
+        _request: JupyterMessage,
+        _cancelled: &dyn Fn() -> bool,
+    ) -> Option<JupyterMessage> {
+        None
+    }
+}
 
 /// What the fake engine does when asked to run a cell.
 #[derive(Clone)]
@@ -42,7 +101,12 @@ impl FakeEngine {
 }
 
 impl Engine for FakeEngine {
-    fn execute(&mut self, code: &str, output: &OutputPump, _input: InputSource) -> CellOutcome {
+    fn execute(
+        &mut self,
+        code: &str,
+        output: Arc<dyn CellOutput>,
+        _input: InputSource,
+    ) -> CellOutcome {
         self.ran.lock().unwrap().push(code.to_owned());
         for line in &self.script.stdout {
             output.line(StreamName::Stdout, line.clone());
@@ -93,21 +157,35 @@ impl ReplySink for Sink {
 
 struct Harness {
     shell: ShellHandler<FakeEngine>,
-    iopub: Receiver<JupyterMessage>,
+    log: Log,
     ran: Arc<Mutex<Vec<String>>>,
 }
 
 fn harness(engine: FakeEngine) -> Harness {
-    let (publisher, iopub) = Publisher::channel();
-    let (asker, _requests) = InputAsker::channel();
-    let output = OutputPump::start(publisher.clone());
+    harness_with_prelude_error(engine, None)
+}
+
+/// A harness whose cell output reports `prelude_error`, as the pump does
+/// when the prelude's error event was among the cell's lines.
+fn harness_with_prelude_error(engine: FakeEngine, prelude_error: Option<ErrorOutput>) -> Harness {
+    let log = Log::default();
+    let output = FakeOutput {
+        log: Arc::clone(&log),
+        prelude_error,
+    };
     let ran = Arc::clone(&engine.ran);
     let identity = KernelIdentity {
         rust_version: "1.95.0".to_owned(),
     };
     Harness {
-        shell: ShellHandler::new(engine, identity, publisher, output, asker),
-        iopub,
+        shell: ShellHandler::new(
+            engine,
+            identity,
+            Arc::new(FakePublisher(Arc::clone(&log))),
+            Arc::new(output),
+            Arc::new(NoInput),
+        ),
+        log,
         ran,
     }
 }
@@ -124,16 +202,9 @@ impl Harness {
         (after, sink.0)
     }
 
-    /// Types of everything published so far (status messages as their state).
-    fn published(&self) -> Vec<String> {
-        let mut kinds = Vec::new();
-        while let Ok(message) = self.iopub.recv_timeout(Duration::from_millis(100)) {
-            kinds.push(match &message.content {
-                JupyterMessageContent::Status(status) => status.execution_state.as_str().to_owned(),
-                _ => message.message_type().to_owned(),
-            });
-        }
-        kinds
+    /// Everything published and done with the cell output so far.
+    fn log(&self) -> Vec<String> {
+        entries(&self.log)
     }
 }
 
@@ -153,7 +224,7 @@ fn value(text: &str) -> CellOutcome {
 }
 
 fn failure(ename: &str) -> CellOutcome {
-    CellOutcome::Failed(jupyter_protocol::ErrorOutput {
+    CellOutcome::Failed(ErrorOutput {
         ename: ename.to_owned(),
         evalue: "it failed".to_owned(),
         traceback: vec!["it failed".to_owned()],
@@ -177,8 +248,16 @@ fn an_execution_publishes_in_protocol_order() {
     assert_eq!(after, AfterRequest::Continue);
     assert_eq!(reply_status(&replies[0]), (ReplyStatus::Ok, None));
     assert_eq!(
-        harness.published(),
-        ["busy", "execute_input", "stream", "execute_result", "idle"]
+        harness.log(),
+        [
+            "busy",
+            "execute_input",
+            "begin",
+            "line hello",
+            "flush",
+            "execute_result",
+            "idle"
+        ]
     );
 }
 
@@ -192,8 +271,8 @@ fn a_failed_cell_publishes_one_error_and_aborts_the_queue() {
         (ReplyStatus::Error, Some("CompileError".to_owned()))
     );
     assert_eq!(
-        harness.published(),
-        ["busy", "execute_input", "error", "idle"]
+        harness.log(),
+        ["busy", "execute_input", "begin", "flush", "error", "idle"]
     );
 }
 
@@ -208,24 +287,31 @@ fn without_stop_on_error_the_queue_goes_on() {
 
 #[test]
 fn an_error_event_from_the_prelude_wins_over_the_engine_view() {
-    let interrupted = Event::Error {
+    let interrupted = ErrorOutput {
         ename: "KeyboardInterrupt".to_owned(),
         evalue: String::new(),
         traceback: vec!["KeyboardInterrupt".to_owned()],
     };
-    let line = interrupted.to_line();
-    let mut harness = harness(FakeEngine::new(
-        &["before", &line],
-        CellOutcome::Finished(None),
-    ));
+    let mut harness = harness_with_prelude_error(
+        FakeEngine::new(&["before"], CellOutcome::Finished(None)),
+        Some(interrupted),
+    );
     let (_, replies) = harness.handle(execute("loop { sleep(1.0); }"));
     assert_eq!(
         reply_status(&replies[0]),
         (ReplyStatus::Error, Some("KeyboardInterrupt".to_owned()))
     );
     assert_eq!(
-        harness.published(),
-        ["busy", "execute_input", "stream", "error", "idle"]
+        harness.log(),
+        [
+            "busy",
+            "execute_input",
+            "begin",
+            "line before",
+            "flush",
+            "error",
+            "idle"
+        ]
     );
 }
 
@@ -238,7 +324,7 @@ fn aborted_requests_are_answered_without_running() {
         .abort(JupyterMessage::new(execute("never"), None), &mut sink);
     assert!(harness.ran.lock().unwrap().is_empty());
     assert_eq!(reply_status(&sink.0[0]).0, ReplyStatus::Error);
-    assert_eq!(harness.published(), ["busy", "idle"]);
+    assert_eq!(harness.log(), ["busy", "idle"]);
 }
 
 #[test]
@@ -251,7 +337,8 @@ fn silent_cells_are_not_counted_nor_echoed() {
         unreachable!()
     };
     assert_eq!(reply.execution_count.value(), 0);
-    assert_eq!(harness.published(), ["busy", "idle"]);
+    // Neither execute_input nor the result: only the cell's own output.
+    assert_eq!(harness.log(), ["busy", "begin", "flush", "idle"]);
 }
 
 #[test]
@@ -286,15 +373,16 @@ fn every_request_is_wrapped_in_busy_and_idle() {
     let mut harness = harness(FakeEngine::new(&[], value("1")));
     let (_, replies) = harness.handle(KernelInfoRequest {});
     assert_eq!(replies[0].message_type(), "kernel_info_reply");
-    assert_eq!(harness.published(), ["busy", "idle"]);
+    assert_eq!(harness.log(), ["busy", "idle"]);
 }
 
 #[test]
 fn control_answers_interrupt_shutdown_and_kernel_info() {
-    let (publisher, iopub) = Publisher::channel();
+    let log = Log::default();
     let identity = KernelIdentity {
         rust_version: "1.95.0".to_owned(),
     };
+    let publisher = Arc::new(FakePublisher(Arc::clone(&log)));
     let mut control = ControlHandler::new(Interrupter::new(), identity, publisher);
     let mut sink = Sink(Vec::new());
     let interrupt = control.handle(JupyterMessage::new(InterruptRequest {}, None), &mut sink);
@@ -316,7 +404,11 @@ fn control_answers_interrupt_shutdown_and_kernel_info() {
         kinds,
         ["interrupt_reply", "kernel_info_reply", "shutdown_reply"]
     );
-    assert_eq!(iopub.try_iter().count(), 6, "busy and idle around each");
+    assert_eq!(
+        entries(&log),
+        ["busy", "idle", "busy", "idle", "busy", "idle"],
+        "busy and idle around each"
+    );
 }
 
 #[test]

@@ -15,6 +15,7 @@
 
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
@@ -29,7 +30,8 @@ use super::{
     CellOutcome, Completion, Completions, Engine, InputPrompt, InputSource, Inspection, Interrupter,
 };
 use crate::diagnostic::{self, Diagnostic, Label};
-use crate::output::{media_from_pairs, OutputPump, StreamName};
+use crate::media;
+use crate::ports::{CellOutput, StreamName};
 use crate::runtime::{CELL_FINISHED, CELL_STARTED, KERNEL_PID_ENV};
 
 /// The optimisation level cells (and the prelude) are compiled at: level 1
@@ -84,7 +86,7 @@ const RUSTC_WRAPPER_ENV: &str = "EVCXR_RUSTC_WRAPPER";
 enum Request {
     Execute {
         code: String,
-        output: OutputPump,
+        output: Arc<dyn CellOutput>,
         input: InputSource,
         done: Sender<CellOutcome>,
     },
@@ -120,7 +122,7 @@ pub struct EngineSetup {
     /// evcxr's work directory (the kernel's work slot).
     pub work_dir: PathBuf,
     /// Receives the runtime's output from the first moment.
-    pub output: OutputPump,
+    pub output: Arc<dyn CellOutput>,
 }
 
 impl EvcxrEngine {
@@ -160,14 +162,19 @@ fn engine_stopped() -> CellOutcome {
 }
 
 impl Engine for EvcxrEngine {
-    fn execute(&mut self, code: &str, output: &OutputPump, input: InputSource) -> CellOutcome {
+    fn execute(
+        &mut self,
+        code: &str,
+        output: Arc<dyn CellOutput>,
+        input: InputSource,
+    ) -> CellOutcome {
         // From here on an interrupt belongs to this cell, even while the
         // engine is still busy with something else (it is then kept for it).
         self.interrupter.cell_waiting();
         let outcome = self.ask(
             |done| Request::Execute {
                 code: code.to_owned(),
-                output: output.clone(),
+                output,
                 input,
                 done,
             },
@@ -345,7 +352,7 @@ fn actor(setup: EngineSetup, interrupter: Interrupter, requests: Receiver<Reques
                 input,
                 done,
             } => {
-                let _ = done.send(session.execute(&code, &output, &input));
+                let _ = done.send(session.execute(&code, &*output, &input));
             }
             Request::Complete { code, cursor, done } => {
                 let _ = done.send(session.complete(&code, cursor));
@@ -410,7 +417,7 @@ impl Session {
         std::mem::replace(&mut self.runtime_pid, pid) != pid
     }
 
-    fn execute(&mut self, code: &str, output: &OutputPump, input: &InputSource) -> CellOutcome {
+    fn execute(&mut self, code: &str, output: &dyn CellOutput, input: &InputSource) -> CellOutcome {
         let plan = magic::plan(code);
         let outcome = self.execute_unless_interrupted(&plan, output, input);
         // Whatever ran may have replaced the runtime (a crash, `:clear`) or
@@ -457,7 +464,7 @@ impl Session {
     fn execute_unless_interrupted(
         &mut self,
         plan: &CellPlan,
-        output: &OutputPump,
+        output: &dyn CellOutput,
         input: &InputSource,
     ) -> CellOutcome {
         if self.interrupter.interrupted_while_waiting() {
@@ -603,7 +610,7 @@ fn identifier_end(code: &str, cursor: usize) -> usize {
 /// Forwards the runtime's stderr to the pump, keeping its cell markers for the engine.
 fn forward_stderr(
     lines: Receiver<String>,
-    output: OutputPump,
+    output: Arc<dyn CellOutput>,
     interrupter: Interrupter,
 ) -> Receiver<Marker> {
     let (markers, marker_receiver) = crossbeam_channel::unbounded();
@@ -641,7 +648,7 @@ fn final_value(outputs: EvalOutputs) -> Option<Media> {
     {
         return None;
     }
-    Some(media_from_pairs(
+    Some(media::from_pairs(
         outputs.content_by_mime_type.into_iter().collect(),
     ))
 }
@@ -721,7 +728,7 @@ fn runtime_lost(escalated: bool, status: &str) -> ErrorOutput {
 
 /// Ends a cell whose code will not run because a step of the kernel's
 /// failed or refused it: its compiling notice goes, the reason is the error.
-fn kernel_step_failed(output: &OutputPump, why: &str) -> CellOutcome {
+fn kernel_step_failed(output: &dyn CellOutput, why: &str) -> CellOutcome {
     output.running();
     CellOutcome::Failed(plain_error("KernelError", why))
 }

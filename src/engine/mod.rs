@@ -13,9 +13,11 @@ mod magic;
 
 pub use interrupt::Interrupter;
 
+use std::sync::Arc;
+
 use jupyter_protocol::{ErrorOutput, Media};
 
-use crate::output::OutputPump;
+use crate::ports::CellOutput;
 
 /// A request for a line of input from the person at the notebook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +74,12 @@ pub type Inspection = Media;
 pub trait Engine: Send + 'static {
     /// Runs `code`; output goes to `output` while the cell runs. Blocks until
     /// the cell (and its end-of-cell work) is done.
-    fn execute(&mut self, code: &str, output: &OutputPump, input: InputSource) -> CellOutcome;
+    fn execute(
+        &mut self,
+        code: &str,
+        output: Arc<dyn CellOutput>,
+        input: InputSource,
+    ) -> CellOutcome;
 
     /// Completion candidates at byte offset `cursor` of `code`.
     fn complete(&mut self, code: &str, cursor: usize) -> Completions;

@@ -11,6 +11,7 @@
 //! nothing for [`NOTICE_AFTER`], removed (with `clear_output`) as soon as the
 //! cell's code starts running or its first output arrives.
 
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,8 @@ use jupyter_protocol::{
 };
 use multitask::host::{Event, EVENT_PREFIX};
 
-use crate::transport::Publisher;
+use crate::media;
+use crate::ports::{CellOutput, FlushReport, Publisher, StreamName};
 
 /// The longest a line waits before it is published.
 pub const HOLD_LIMIT: Duration = Duration::from_millis(8);
@@ -32,28 +34,12 @@ const BATCH_BYTES: usize = 64 * 1024;
 /// How long a cell may stay silent before the compiling notice shows.
 pub const NOTICE_AFTER: Duration = Duration::from_secs(1);
 
-/// Which stream a line was written to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamName {
-    /// The process's standard output.
-    Stdout,
-    /// The process's standard error.
-    Stderr,
-}
-
 enum Item {
     AttachStdout(Receiver<String>),
     Line(StreamName, String),
     Begin(Box<JupyterMessage>),
     Running,
     Flush(Sender<FlushReport>),
-}
-
-/// What a cell's event lines said, collected until the cell's flush.
-#[derive(Debug, Default, Clone)]
-pub struct FlushReport {
-    /// The error the prelude reported for the cell's main code, if any.
-    pub error: Option<ErrorOutput>,
 }
 
 /// Handle to the pump thread; cheap to clone, usable from any thread.
@@ -64,7 +50,7 @@ pub struct OutputPump {
 
 impl OutputPump {
     /// Starts the pump thread, publishing through `publisher`.
-    pub fn start(publisher: Publisher) -> OutputPump {
+    pub fn start(publisher: Arc<dyn Publisher>) -> OutputPump {
         let (items, receiver) = crossbeam_channel::unbounded();
         thread::Builder::new()
             .name("output".to_owned())
@@ -72,33 +58,30 @@ impl OutputPump {
             .expect("the output thread starts");
         OutputPump { items }
     }
+}
 
-    /// Reads stdout lines straight from `lines` from now on.
-    ///
-    /// Reading the engine's channel on the pump's own thread (rather than
-    /// through a forwarding thread) means that once the channel is empty,
-    /// every line in it has reached the pump: a later flush publishes them all.
-    pub fn attach_stdout(&self, lines: Receiver<String>) {
-        let _ = self.items.send(Item::AttachStdout(lines));
-    }
-
-    /// Outputs from now on belong to the execution `request`.
-    pub fn begin(&self, request: &JupyterMessage) {
+impl CellOutput for OutputPump {
+    fn begin(&self, request: &JupyterMessage) {
         let _ = self.items.send(Item::Begin(Box::new(request.clone())));
     }
 
-    /// The cell's code has been compiled and is running: drop the compiling notice.
-    pub fn running(&self) {
-        let _ = self.items.send(Item::Running);
+    /// Reading the engine's channel on the pump's own thread (rather than
+    /// through a forwarding thread) means that once the channel is empty,
+    /// every line in it has reached the pump.
+    fn attach_stdout(&self, lines: Receiver<String>) {
+        let _ = self.items.send(Item::AttachStdout(lines));
     }
 
-    /// One line (without its newline) written by the cell to `stream`.
-    pub fn line(&self, stream: StreamName, text: String) {
+    fn line(&self, stream: StreamName, text: String) {
         let _ = self.items.send(Item::Line(stream, text));
     }
 
-    /// Publishes everything received so far and returns what the cell's events reported.
-    pub fn flush(&self) -> FlushReport {
+    /// Drops the compiling notice.
+    fn running(&self) {
+        let _ = self.items.send(Item::Running);
+    }
+
+    fn flush(&self) -> FlushReport {
         let (done, wait) = crossbeam_channel::bounded(1);
         if self.items.send(Item::Flush(done)).is_err() {
             return FlushReport::default();
@@ -151,7 +134,7 @@ struct Pending {
 }
 
 struct Pump {
-    publisher: Publisher,
+    publisher: Arc<dyn Publisher>,
     parent: Option<JupyterMessage>,
     pending: Option<Pending>,
     notice_due: Option<Instant>,
@@ -160,7 +143,7 @@ struct Pump {
 }
 
 impl Pump {
-    fn new(publisher: Publisher) -> Pump {
+    fn new(publisher: Arc<dyn Publisher>) -> Pump {
         Pump {
             publisher,
             parent: None,
@@ -275,7 +258,7 @@ impl Pump {
                 update,
             } => {
                 self.drop_notice();
-                let media = media_from_pairs(data);
+                let media = media::from_pairs(data);
                 let transient = display_id.map(|id| Transient {
                     display_id: Some(id),
                 });
@@ -360,11 +343,39 @@ impl Pump {
     }
 }
 
-/// Builds a MIME bundle from the prelude's (type, content) pairs.
-pub fn media_from_pairs(pairs: Vec<(String, String)>) -> Media {
-    let bundle: serde_json::Map<String, serde_json::Value> = pairs
-        .into_iter()
-        .map(|(mime, content)| (mime, serde_json::Value::String(content)))
-        .collect();
-    serde_json::from_value(serde_json::Value::Object(bundle)).unwrap_or_default()
+#[cfg(test)]
+mod tests {
+    use jupyter_protocol::KernelInfoRequest;
+
+    use super::*;
+
+    impl Publisher for Sender<JupyterMessage> {
+        fn publish(&self, message: JupyterMessage) {
+            let _ = self.send(message);
+        }
+    }
+
+    #[test]
+    fn lines_become_a_stream_and_an_error_event_becomes_the_report() {
+        let (published, messages) = crossbeam_channel::unbounded();
+        let pump = OutputPump::start(Arc::new(published));
+        pump.begin(&JupyterMessage::new(KernelInfoRequest {}, None));
+        pump.line(StreamName::Stdout, "before".to_owned());
+        let interrupted = Event::Error {
+            ename: "KeyboardInterrupt".to_owned(),
+            evalue: String::new(),
+            traceback: vec!["KeyboardInterrupt".to_owned()],
+        };
+        pump.line(StreamName::Stdout, interrupted.to_line());
+        let report = pump.flush();
+        assert_eq!(
+            report.error.map(|error| error.ename),
+            Some("KeyboardInterrupt".to_owned())
+        );
+        let kinds: Vec<String> = messages
+            .try_iter()
+            .map(|message| message.message_type().to_owned())
+            .collect();
+        assert_eq!(kinds, ["stream"]);
+    }
 }
