@@ -15,6 +15,7 @@ use signal_hook::consts::SIGINT;
 use signal_hook::iterator::Signals;
 
 use crate::cache;
+use crate::cell::CodeCell;
 use crate::dispatch::{ControlHandler, KernelIdentity, ShellHandler};
 use crate::engine::evcxr_engine::{EngineSetup, EvcxrEngine};
 use crate::engine::{Engine, Interrupter};
@@ -108,7 +109,7 @@ pub fn warm_up() -> anyhow::Result<()> {
         work_dir: slot.dir.clone(),
         output: Arc::clone(&output),
     });
-    let outcome = engine.execute("getpid();", output, Box::new(|_| None));
+    let outcome = engine.execute(CodeCell::parse("getpid();"), output, Box::new(|_| None));
     drop(messages);
     engine.interrupter().kill_runtime();
     match outcome {

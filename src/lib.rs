@@ -2,6 +2,7 @@
 //! real processes and threads (`multitask`). See ARCHITECTURE.md for the map.
 
 pub mod cache;
+pub mod cell;
 pub mod diagnostic;
 pub mod dispatch;
 pub mod engine;

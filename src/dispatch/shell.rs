@@ -11,6 +11,7 @@ use jupyter_protocol::{
 };
 
 use super::{error_reply, shut_down, while_busy, KernelIdentity};
+use crate::cell::{Cell, CodeCell};
 use crate::engine::{CellOutcome, Completion, Engine, InputPrompt, InputSource};
 use crate::history::History;
 use crate::ports::{AfterRequest, CellOutput, Handler, InputAsker, Publisher, ReplySink};
@@ -72,10 +73,10 @@ impl<E: Engine> ShellHandler<E> {
             self.history.record(self.execution_count, &execute.code);
         }
 
-        let (error, payload) = match documentation_topic(&execute.code) {
-            Some(topic) => self.page_documentation(topic),
-            None => (
-                self.run_cell(request, execute, counts, execution_count),
+        let (error, payload) = match Cell::parse(&execute.code) {
+            Cell::Doc { topic } => self.page_documentation(&topic),
+            Cell::Code(cell) => (
+                self.run_cell(request, execute, cell, counts, execution_count),
                 Vec::new(),
             ),
         };
@@ -111,14 +112,13 @@ impl<E: Engine> ShellHandler<E> {
         &mut self,
         request: &JupyterMessage,
         execute: &ExecuteRequest,
+        cell: CodeCell,
         counts: bool,
         execution_count: ExecutionCount,
     ) -> Option<ErrorOutput> {
         self.output.begin(request);
         let input = self.input_source(request, execute.allow_stdin);
-        let outcome = self
-            .engine
-            .execute(&execute.code, Arc::clone(&self.output), input);
+        let outcome = self.engine.execute(cell, Arc::clone(&self.output), input);
         let report = self.output.flush();
 
         // An error the prelude reported from inside the cell (a panic, an
@@ -292,12 +292,6 @@ impl<E: Engine> Handler for ShellHandler<E> {
             }
         });
     }
-}
-
-/// The NAME of a cell that is just `:doc NAME`.
-fn documentation_topic(code: &str) -> Option<&str> {
-    let topic = code.trim().strip_prefix(":doc")?.trim();
-    (!topic.is_empty() && !topic.contains('\n')).then_some(topic)
 }
 
 /// The kind and signature of each match, in the metadata key JupyterLab

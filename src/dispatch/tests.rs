@@ -10,6 +10,7 @@ use jupyter_protocol::{
 };
 
 use super::*;
+use crate::cell::CodeCell;
 use crate::engine::{
     CellOutcome, Completion, Completions, Engine, InputSource, Inspection, Interrupter,
 };
@@ -103,11 +104,11 @@ impl FakeEngine {
 impl Engine for FakeEngine {
     fn execute(
         &mut self,
-        code: &str,
+        cell: CodeCell,
         output: Arc<dyn CellOutput>,
         _input: InputSource,
     ) -> CellOutcome {
-        self.ran.lock().unwrap().push(code.to_owned());
+        self.ran.lock().unwrap().push(cell.code);
         for line in &self.script.stdout {
             output.line(StreamName::Stdout, line.clone());
         }

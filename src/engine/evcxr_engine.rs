@@ -25,10 +25,10 @@ use jupyter_protocol::{ErrorOutput, Media, MediaType};
 use multitask::host::{INTERRUPT_TAKEN, NO_STDIN_REPLY};
 
 use super::completion;
-use super::magic::{self, CellPlan};
 use super::{
     CellOutcome, Completion, Completions, Engine, InputPrompt, InputSource, Inspection, Interrupter,
 };
+use crate::cell::CodeCell;
 use crate::diagnostic::{self, Diagnostic, Label};
 use crate::media;
 use crate::ports::{CellOutput, StreamName};
@@ -85,7 +85,7 @@ const RUSTC_WRAPPER_ENV: &str = "EVCXR_RUSTC_WRAPPER";
 
 enum Request {
     Execute {
-        code: String,
+        cell: CodeCell,
         output: Arc<dyn CellOutput>,
         input: InputSource,
         done: Sender<CellOutcome>,
@@ -164,7 +164,7 @@ fn engine_stopped() -> CellOutcome {
 impl Engine for EvcxrEngine {
     fn execute(
         &mut self,
-        code: &str,
+        cell: CodeCell,
         output: Arc<dyn CellOutput>,
         input: InputSource,
     ) -> CellOutcome {
@@ -173,7 +173,7 @@ impl Engine for EvcxrEngine {
         self.interrupter.cell_waiting();
         let outcome = self.ask(
             |done| Request::Execute {
-                code: code.to_owned(),
+                cell,
                 output,
                 input,
                 done,
@@ -347,12 +347,12 @@ fn actor(setup: EngineSetup, interrupter: Interrupter, requests: Receiver<Reques
         };
         match request {
             Request::Execute {
-                code,
+                cell,
                 output,
                 input,
                 done,
             } => {
-                let _ = done.send(session.execute(&code, &*output, &input));
+                let _ = done.send(session.execute(&cell, &*output, &input));
             }
             Request::Complete { code, cursor, done } => {
                 let _ = done.send(session.complete(&code, cursor));
@@ -417,9 +417,13 @@ impl Session {
         std::mem::replace(&mut self.runtime_pid, pid) != pid
     }
 
-    fn execute(&mut self, code: &str, output: &dyn CellOutput, input: &InputSource) -> CellOutcome {
-        let plan = magic::plan(code);
-        let outcome = self.execute_unless_interrupted(&plan, output, input);
+    fn execute(
+        &mut self,
+        plan: &CodeCell,
+        output: &dyn CellOutput,
+        input: &InputSource,
+    ) -> CellOutcome {
+        let outcome = self.execute_unless_interrupted(plan, output, input);
         // Whatever ran may have replaced the runtime (a crash, `:clear`) or
         // cleared evcxr's state (`:clear`).
         let runtime_replaced = self.note_runtime_pid();
@@ -463,7 +467,7 @@ impl Session {
 
     fn execute_unless_interrupted(
         &mut self,
-        plan: &CellPlan,
+        plan: &CodeCell,
         output: &dyn CellOutput,
         input: &InputSource,
     ) -> CellOutcome {

@@ -9,7 +9,6 @@
 mod completion;
 pub mod evcxr_engine;
 mod interrupt;
-mod magic;
 
 pub use interrupt::Interrupter;
 
@@ -17,6 +16,7 @@ use std::sync::Arc;
 
 use jupyter_protocol::{ErrorOutput, Media};
 
+use crate::cell::CodeCell;
 use crate::ports::CellOutput;
 
 /// A request for a line of input from the person at the notebook.
@@ -72,11 +72,11 @@ pub type Inspection = Media;
 
 /// Runs Rust cells for the dispatcher.
 pub trait Engine: Send + 'static {
-    /// Runs `code`; output goes to `output` while the cell runs. Blocks until
-    /// the cell (and its end-of-cell work) is done.
+    /// Runs `cell` (its magics already read); output goes to `output` while
+    /// the cell runs. Blocks until the cell (and its end-of-cell work) is done.
     fn execute(
         &mut self,
-        code: &str,
+        cell: CodeCell,
         output: Arc<dyn CellOutput>,
         input: InputSource,
     ) -> CellOutcome;
