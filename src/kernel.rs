@@ -17,7 +17,7 @@ use signal_hook::iterator::Signals;
 use crate::cache;
 use crate::cell::CodeCell;
 use crate::dispatch::{ControlHandler, KernelIdentity, ShellHandler};
-use crate::engine::evcxr_engine::{EngineSetup, EvcxrEngine};
+use crate::engine::evcxr::{EngineSetup, EvcxrEngine};
 use crate::engine::{Engine, Interrupter};
 use crate::ports::{CellOutput, Publisher};
 use crate::pump::OutputPump;

@@ -18,7 +18,7 @@ fn main() -> anyhow::Result<()> {
     // Both hooks must come first: evcxr re-runs this binary as its runtime and
     // as its rustc wrapper, and those never return.
     runtime::run_if_runtime();
-    engine::evcxr_engine::subprocess_hook();
+    engine::evcxr::subprocess_hook();
 
     let arguments: Vec<String> = std::env::args().skip(1).collect();
     match arguments.first().map(String::as_str) {

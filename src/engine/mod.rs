@@ -1,13 +1,13 @@
 //! What the dispatcher needs from whatever runs Rust code: the [`Engine`] trait.
 //!
-//! The real engine (in [`evcxr_engine`], the only module that imports evcxr)
+//! The real engine (in [`evcxr`], the only module that imports evcxr)
 //! compiles and runs cells in a runtime subprocess; tests drive the
 //! dispatcher with a fake engine instead. This module also owns the
 //! [`Interrupter`], which the control thread uses while the shell thread is
 //! busy running a cell.
 
 mod completion;
-pub mod evcxr_engine;
+pub mod evcxr;
 mod interrupt;
 
 pub use interrupt::Interrupter;
@@ -65,6 +65,17 @@ pub struct Completions {
     pub cursor_start: usize,
     /// Byte offset where the replaced text ends.
     pub cursor_end: usize,
+}
+
+impl Completions {
+    /// No candidates, replacing nothing at byte offset `cursor`.
+    pub fn nothing_at(cursor: usize) -> Completions {
+        Completions {
+            matches: Vec::new(),
+            cursor_start: cursor,
+            cursor_end: cursor,
+        }
+    }
 }
 
 /// Documentation for the name under the cursor, as a MIME bundle.

@@ -1,0 +1,203 @@
+//! The real engine: cells compiled and run by evcxr. The files of this
+//! folder are the only ones that import evcxr.
+//!
+//! evcxr's context is created on, and never leaves, one actor thread: making
+//! it takes seconds (it starts the runtime and rust-analyzer), so the kernel
+//! answers `kernel_info` while this thread warms up, and the first request
+//! that needs the engine waits for it. [`EvcxrEngine`] is the handle the
+//! dispatcher holds; it hands each request to the actor and waits for the
+//! answer.
+//!
+//! - `launch.rs` starts a session: the runtime subprocess in its own process
+//!   group, evcxr's settings, the prelude (`:dep multitask`, `use
+//!   multitask::prelude::*`, `multitask::attach()`), and a second try in a
+//!   rebuilt work slot.
+//! - `session.rs` runs cells on it: the kernel's magics (`:timeline`,
+//!   `:restart`, `:clear`), the prelude brought back after a new runtime or
+//!   `:clear`, completion and inspection.
+//! - `markers.rs` forwards the runtime's stderr to the output, picking out
+//!   the runtime's cell markers (see [`crate::runtime`]).
+//! - `errors.rs` turns evcxr's errors, and the kernel's own failures, into
+//!   the errors a learner reads.
+
+mod errors;
+mod launch;
+mod markers;
+mod session;
+
+pub use launch::{subprocess_hook, EngineSetup};
+
+use std::sync::Arc;
+use std::thread;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::{CellOutcome, Completions, Engine, InputSource, Inspection, Interrupter};
+use crate::cell::CodeCell;
+use crate::ports::CellOutput;
+use session::Session;
+
+/// What the actor thread is asked to do, and where its answer goes.
+enum Request {
+    Execute {
+        cell: CodeCell,
+        output: Arc<dyn CellOutput>,
+        input: InputSource,
+        done: Sender<CellOutcome>,
+    },
+    Complete {
+        code: String,
+        cursor: usize,
+        done: Sender<Completions>,
+    },
+    Inspect {
+        code: String,
+        cursor: usize,
+        done: Sender<Option<Inspection>>,
+    },
+}
+
+/// Handle on the actor thread that owns evcxr.
+pub struct EvcxrEngine {
+    requests: Sender<Request>,
+    interrupter: Interrupter,
+    rust_version: String,
+}
+
+impl EvcxrEngine {
+    /// Starts warming up in the background and returns at once.
+    pub fn start(setup: EngineSetup) -> EvcxrEngine {
+        let (requests, incoming) = crossbeam_channel::unbounded();
+        let interrupter = Interrupter::new();
+        let actor_interrupter = interrupter.clone();
+        thread::Builder::new()
+            .name("engine".to_owned())
+            .spawn(move || actor(setup, actor_interrupter, incoming))
+            .expect("the engine thread starts");
+        EvcxrEngine {
+            requests,
+            interrupter,
+            rust_version: launch::rustc_version(),
+        }
+    }
+
+    /// Hands a request to the actor and waits for its answer; `gone` when
+    /// the actor has stopped (it panicked), so the caller still gets one.
+    fn ask<T>(&self, make: impl FnOnce(Sender<T>) -> Request, gone: impl FnOnce() -> T) -> T {
+        let (done, answer) = crossbeam_channel::bounded(1);
+        if self.requests.send(make(done)).is_err() {
+            return gone();
+        }
+        answer.recv().unwrap_or_else(|_| gone())
+    }
+}
+
+impl Engine for EvcxrEngine {
+    fn execute(
+        &mut self,
+        cell: CodeCell,
+        output: Arc<dyn CellOutput>,
+        input: InputSource,
+    ) -> CellOutcome {
+        // From here on an interrupt belongs to this cell, even while the
+        // engine is still busy with something else (it is then kept for it).
+        self.interrupter.cell_waiting();
+        let outcome = self.ask(
+            |done| Request::Execute {
+                cell,
+                output,
+                input,
+                done,
+            },
+            || CellOutcome::Failed(errors::engine_stopped()),
+        );
+        // The actor ended the cell already, unless it is gone.
+        self.interrupter.cell_finished();
+        outcome
+    }
+
+    fn complete(&mut self, code: &str, cursor: usize) -> Completions {
+        self.ask(
+            |done| Request::Complete {
+                code: code.to_owned(),
+                cursor,
+                done,
+            },
+            || Completions::nothing_at(cursor),
+        )
+    }
+
+    fn inspect(&mut self, code: &str, cursor: usize) -> Option<Inspection> {
+        self.ask(
+            |done| Request::Inspect {
+                code: code.to_owned(),
+                cursor,
+                done,
+            },
+            || None,
+        )
+    }
+
+    fn interrupter(&self) -> Interrupter {
+        self.interrupter.clone()
+    }
+
+    fn rust_version(&self) -> String {
+        self.rust_version.clone()
+    }
+}
+
+/// The actor: starts the session, then serves requests until the engine's
+/// handle is dropped.
+fn actor(setup: EngineSetup, interrupter: Interrupter, requests: Receiver<Request>) {
+    let mut session = match Session::launch(&setup, interrupter) {
+        Ok(session) => session,
+        Err(startup_error) => {
+            let failure = errors::startup_failed(&startup_error);
+            for request in requests {
+                match request {
+                    Request::Execute { done, .. } => {
+                        let _ = done.send(CellOutcome::Failed(failure.clone()));
+                    }
+                    Request::Complete { done, .. } => {
+                        let _ = done.send(Completions::default());
+                    }
+                    Request::Inspect { done, .. } => {
+                        let _ = done.send(None);
+                    }
+                }
+            }
+            return;
+        }
+    };
+    let mut analyzer_warm = false;
+    loop {
+        // rust-analyzer analyses the prelude the first time it is asked
+        // anything (evcxr asks it for the type of every new variable): ask
+        // while the learner is still reading, but never ahead of a waiting
+        // request.
+        if !analyzer_warm && requests.is_empty() {
+            session.warm_up_analyzer();
+            analyzer_warm = true;
+        }
+        let Ok(request) = requests.recv() else {
+            return;
+        };
+        match request {
+            Request::Execute {
+                cell,
+                output,
+                input,
+                done,
+            } => {
+                let _ = done.send(session.execute(&cell, &*output, &input));
+            }
+            Request::Complete { code, cursor, done } => {
+                let _ = done.send(session.complete(&code, cursor));
+            }
+            Request::Inspect { code, cursor, done } => {
+                let _ = done.send(session.inspect(&code, cursor));
+            }
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! One evcxr session on the actor thread: runs cells, carries out the
+//! kernel's magics around them, and answers completion and inspection.
+//!
+//! A `:timeline` cell is run as two: the prelude's `timeline::begin()` (which
+//! arms the recorder for the next cell), then the cell with that line
+//! blanked. `:restart` is carried out here, not by evcxr (whose own keeps
+//! stale variable records). After a cell that replaced the runtime (a crash,
+//! `:restart`) the prelude is attached to the new one, and after `:clear` it
+//! is loaded again, before the next cell. **Invariant:** a cell's outcome is
+//! returned only once the runtime's cell-finished marker says that all of
+//! its output is in the pipes (or a grace period passed).
+
+use std::time::Duration;
+
+use crossbeam_channel::Receiver;
+use evcxr::{CommandContext, EvalCallbacks, EvalOutputs};
+use jupyter_protocol::{Media, MediaType};
+use multitask::host::NO_STDIN_REPLY;
+
+use super::errors;
+use super::launch::ATTACH;
+use super::markers::Marker;
+use crate::cell::CodeCell;
+use crate::engine::{
+    completion, CellOutcome, Completion, Completions, InputPrompt, InputSource, Inspection,
+    Interrupter,
+};
+use crate::media;
+use crate::ports::CellOutput;
+
+/// What the kernel runs, as its own small cell, before a `:timeline` cell.
+const TIMELINE_BEGIN: &str = "multitask::timeline::begin();";
+
+/// What the kernel runs after a `:timeline` cell whose code never ran.
+const TIMELINE_CANCEL: &str = "multitask::timeline::cancel();";
+
+/// The result of a cell that only held `:restart`.
+const RESTARTED: &str = "The Rust runtime was restarted: variables are gone; functions, \
+                         types, `use` lines and :dep crates are kept.";
+
+/// A completion request that makes rust-analyzer load the prelude.
+const WARM_UP_QUERY: &str = "let warm_up = mp::cpu_count(); threading::";
+
+/// How long to wait for a cell's last stderr lines once evcxr says it is done.
+const FINISH_GRACE: Duration = Duration::from_secs(2);
+
+/// evcxr's context and what the kernel keeps beside it.
+pub(super) struct Session {
+    pub(super) context: CommandContext,
+    pub(super) markers: Receiver<Marker>,
+    pub(super) interrupter: Interrupter,
+    /// The runtime's pid as last seen; another pid means it was replaced.
+    pub(super) runtime_pid: u32,
+    /// What brings the prelude into the session (`:dep`, `use`, attach).
+    pub(super) prelude_load: String,
+    /// What the next cell needs done first.
+    pub(super) repair: Repair,
+}
+
+/// What a session needs before its next cell, after a cell replaced the
+/// runtime or cleared evcxr's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Repair {
+    Nothing,
+    /// A new runtime (a crash, `:restart`): attach the prelude to it.
+    Attach,
+    /// `:clear` dropped the prelude's `:dep` and `use` lines: load it again.
+    Reload,
+}
+
+impl Session {
+    /// Tells the interrupter the current runtime's pid; returns whether the
+    /// runtime changed since the last call.
+    pub(super) fn note_runtime_pid(&mut self) -> bool {
+        let runtime = self.context.process_handle();
+        let Ok(pid) = runtime.lock().map(|child| child.id()) else {
+            return false;
+        };
+        self.interrupter.set_runtime_pid(pid);
+        std::mem::replace(&mut self.runtime_pid, pid) != pid
+    }
+
+    /// Has rust-analyzer analyse the prelude, which it does the first time it
+    /// is asked anything.
+    pub(super) fn warm_up_analyzer(&mut self) {
+        let _ = self.context.completions(WARM_UP_QUERY, WARM_UP_QUERY.len());
+    }
+
+    /// Runs `cell`, its output going to `output`.
+    pub(super) fn execute(
+        &mut self,
+        cell: &CodeCell,
+        output: &dyn CellOutput,
+        input: &InputSource,
+    ) -> CellOutcome {
+        let outcome = self.execute_unless_interrupted(cell, output, input);
+        // Whatever ran may have replaced the runtime (a crash, `:clear`) or
+        // cleared evcxr's state (`:clear`).
+        let runtime_replaced = self.note_runtime_pid();
+        if cell.clear {
+            self.repair = Repair::Reload;
+        } else if runtime_replaced && self.repair == Repair::Nothing {
+            self.repair = Repair::Attach;
+        }
+        outcome
+    }
+
+    /// A new runtime in place of the current one, as `:restart` asks.
+    ///
+    /// evcxr's own `:restart` keeps the variables' records while their values
+    /// go with the old runtime, so the next cell aborts the new runtime
+    /// looking for them. evcxr handles a runtime lost during a cell right, so
+    /// the runtime (and every process of its group) is killed, and a cell is
+    /// run for evcxr to find it gone and start a clean one.
+    fn restart_runtime(&mut self) {
+        self.interrupter.kill_runtime();
+        let _ = self.context.execute(ATTACH);
+        if self.note_runtime_pid() {
+            self.repair = Repair::Attach;
+        }
+    }
+
+    /// Brings the prelude back after a cell that replaced the runtime or
+    /// cleared the session.
+    fn repair(&mut self) -> Result<(), evcxr::Error> {
+        let repair = std::mem::replace(&mut self.repair, Repair::Nothing);
+        let result = match repair {
+            Repair::Nothing => return Ok(()),
+            Repair::Attach => self.context.execute(ATTACH),
+            Repair::Reload => self.context.execute(&self.prelude_load),
+        };
+        if result.is_err() {
+            self.repair = repair;
+        }
+        result.map(drop)
+    }
+
+    fn execute_unless_interrupted(
+        &mut self,
+        cell: &CodeCell,
+        output: &dyn CellOutput,
+        input: &InputSource,
+    ) -> CellOutcome {
+        if self.interrupter.interrupted_while_waiting() {
+            output.running();
+            return CellOutcome::Failed(errors::interrupted_before_start());
+        }
+        if let Some(why) = cell.refused {
+            return kernel_step_failed(output, why);
+        }
+        if cell.restart {
+            self.restart_runtime();
+        }
+        if let Err(error) = self.repair() {
+            return kernel_step_failed(output, &error.to_string());
+        }
+        if cell.restart && cell.code_is_blank() {
+            output.running();
+            return CellOutcome::Finished(Some(Media::new(vec![MediaType::Plain(
+                RESTARTED.to_owned(),
+            )])));
+        }
+        if cell.timeline {
+            // Arms the prelude's recorder for the cell that follows.
+            if let Err(error) = self.context.execute(TIMELINE_BEGIN) {
+                return kernel_step_failed(output, &error.to_string());
+            }
+        }
+        let code = cell.code.as_str();
+        while self.markers.try_recv().is_ok() {}
+        self.interrupter.cell_code_next();
+        let mut callbacks = EvalCallbacks {
+            input_reader: &|request| {
+                input(InputPrompt {
+                    prompt: request.prompt,
+                    password: request.is_password,
+                })
+                .unwrap_or_else(|| NO_STDIN_REPLY.to_owned())
+            },
+        };
+        let result = self.context.execute_with_callbacks(code, &mut callbacks);
+        let ran = matches!(&result, Ok(outputs)
+            if outputs.phases.iter().any(|phase| phase.name == "Execution"));
+        if ran {
+            self.wait_for_cell_output();
+        } else {
+            // Nothing ran (a compile error, items only, a `:` command alone):
+            // compiling is over, and an armed timeline must not wait for the
+            // next cell.
+            output.running();
+            if cell.timeline {
+                let _ = self.context.execute(TIMELINE_CANCEL);
+            }
+        }
+        let escalated = self.interrupter.cell_finished().escalated;
+        match result {
+            Ok(outputs) => CellOutcome::Finished(final_value(outputs)),
+            Err(error) => CellOutcome::Failed(errors::cell_error(error, code, escalated)),
+        }
+    }
+
+    /// Waits until the runtime has said that everything the cell wrote is in
+    /// the pipes (its stderr marker may trail evcxr's end of the cell).
+    fn wait_for_cell_output(&self) {
+        while let Ok(marker) = self.markers.recv_timeout(FINISH_GRACE) {
+            if marker == Marker::Finished {
+                return;
+            }
+        }
+    }
+
+    /// Completion candidates at byte offset `cursor` of `code`.
+    pub(super) fn complete(&mut self, code: &str, cursor: usize) -> Completions {
+        let Ok(found) = self.context.completions(code, cursor) else {
+            return Completions::nothing_at(cursor);
+        };
+        let start = found.start_offset.min(code.len());
+        let found_here: Vec<Completion> = found
+            .completions
+            .into_iter()
+            .map(|completion| Completion {
+                text: completion.code,
+                kind: completion.kind.to_owned(),
+                signature: completion.label,
+            })
+            .collect();
+        let mut matches = completion::shape(found_here, &code[..start]);
+        let typed = &code[start..cursor.min(code.len()).max(start)];
+        if typed.starts_with(':') {
+            matches.extend(completion::kernel_magics(typed));
+        }
+        Completions {
+            matches,
+            cursor_start: found.start_offset,
+            cursor_end: found.end_offset,
+        }
+    }
+
+    /// A variable's type, or rust-analyzer's documentation, for the name at
+    /// byte offset `cursor` of `code`.
+    pub(super) fn inspect(&mut self, code: &str, cursor: usize) -> Option<Inspection> {
+        let end = identifier_end(code, cursor);
+        if end == 0 {
+            return None;
+        }
+        let word_start = code[..end]
+            .rfind(|character: char| !(character.is_alphanumeric() || character == '_'))
+            .map_or(0, |index| index + 1);
+        let word = &code[word_start..end];
+        if let Some((_, type_name)) = self
+            .context
+            .variables_and_types()
+            .find(|(name, _)| *name == word)
+        {
+            let text = format!("{word}: {type_name}");
+            return Some(Media::new(vec![MediaType::Plain(text)]));
+        }
+        let (plain, html) = self.context.hover_at(code, end).ok()?;
+        if plain.trim().is_empty() {
+            return None;
+        }
+        Some(Media::new(vec![
+            MediaType::Plain(plain),
+            MediaType::Html(html),
+        ]))
+    }
+}
+
+/// The byte offset where the identifier touching `cursor` ends.
+fn identifier_end(code: &str, cursor: usize) -> usize {
+    let cursor = cursor.min(code.len());
+    code[cursor..]
+        .find(|character: char| !(character.is_alphanumeric() || character == '_'))
+        .map_or(code.len(), |offset| cursor + offset)
+}
+
+/// Ends a cell whose code will not run because a step of the kernel's
+/// failed or refused it: its compiling notice goes, the reason is the error.
+fn kernel_step_failed(output: &dyn CellOutput, why: &str) -> CellOutcome {
+    output.running();
+    CellOutcome::Failed(errors::kernel_step(why))
+}
+
+/// The cell's value to show, if any.
+fn final_value(outputs: EvalOutputs) -> Option<Media> {
+    // A cell ending in a loop or a call without `;` has the value `()`:
+    // nothing to show, as Python shows nothing for `None`.
+    let plain = outputs.content_by_mime_type.get("text/plain");
+    if outputs.content_by_mime_type.is_empty()
+        || (outputs.content_by_mime_type.len() == 1 && plain.is_some_and(|text| text == "()"))
+    {
+        return None;
+    }
+    Some(media::from_pairs(
+        outputs.content_by_mime_type.into_iter().collect(),
+    ))
+}
