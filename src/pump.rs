@@ -42,8 +42,8 @@ enum Item {
     Flush(Sender<FlushReport>),
 }
 
-/// Handle to the pump thread; cheap to clone, usable from any thread.
-#[derive(Clone)]
+/// Handle to the pump thread, usable from any thread (the kernel shares it
+/// as an `Arc<dyn CellOutput>`).
 pub struct OutputPump {
     items: Sender<Item>,
 }

@@ -20,9 +20,7 @@ use jupyter_protocol::{ConnectionInfo, IoPubWelcome, JupyterMessage, Transport};
 use crate::ports::{AfterRequest, Handler, InputAsker, Publisher, ReplySink};
 use crate::wire::{self, Signer};
 
-/// Queues messages for the iopub thread: the kernel's [`Publisher`]; cheap
-/// to clone and usable from any thread.
-#[derive(Clone)]
+/// Queues messages for the iopub thread: the kernel's [`Publisher`].
 pub struct IopubQueue {
     sender: Sender<JupyterMessage>,
 }
@@ -46,9 +44,7 @@ impl Publisher for IopubQueue {
 /// An `input_request` and where to send its `input_reply`.
 pub type InputExchange = (JupyterMessage, Sender<JupyterMessage>);
 
-/// Queues input requests for the stdin thread: the kernel's [`InputAsker`];
-/// cheap to clone.
-#[derive(Clone)]
+/// Queues input requests for the stdin thread: the kernel's [`InputAsker`].
 pub struct StdinQueue {
     requests: Sender<InputExchange>,
 }
