@@ -40,10 +40,11 @@ pub struct CodeCell {
 
 /// Why `:allow_static_linking 0` is refused.
 pub const NO_DYNAMIC_LINKING: &str = "`:allow_static_linking 0` is not available in this kernel: \
-     evcxr would then build every dependency as a dynamic library, and the prelude's \
-     dependencies include `no_std` crates, which cannot be built that way, so no cell would \
-     compile again. Dependencies stay statically linked: a `static` inside a `:dep` crate has \
-     a copy in each cell; keep shared state in a variable instead.";
+     evcxr would then build every dependency as a dynamic library, which fails for `no_std` \
+     crates such as `unicode-ident` (behind `#[derive(Serialize)]`), `cfg-if` and `smallvec` \
+     (behind the prelude's locks), so no cell would compile again. Dependencies stay \
+     statically linked: a `static` inside a `:dep` crate has a copy in each cell; keep shared \
+     state in a variable instead.";
 
 impl Cell {
     /// Reads the kernel's magics in a cell's `text`.
@@ -88,12 +89,23 @@ impl CodeCell {
                 _ => cell.code.push_str(line),
             }
         }
+        keep_a_leading_doc_comment(&mut cell.code);
         cell
     }
 
     /// Whether nothing is left to compile once the kernel's magics are done.
     pub fn code_is_blank(&self) -> bool {
         self.code.trim().is_empty()
+    }
+}
+
+/// evcxr drops a doc comment that starts the cell's code at the start of a
+/// line (its item then has no documentation for `:doc` or a hover); indented
+/// by one space it is kept. Only that comment line moves, by one column.
+fn keep_a_leading_doc_comment(code: &mut String) {
+    let first_line = code.len() - code.trim_start_matches('\n').len();
+    if code[first_line..].starts_with("///") || code[first_line..].starts_with("/**") {
+        code.insert(first_line, ' ');
     }
 }
 
@@ -133,6 +145,22 @@ mod tests {
             Some(NO_DYNAMIC_LINKING)
         );
         assert_eq!(code_cell(":allow_static_linking 1").refused, None);
+    }
+
+    #[test]
+    fn a_doc_comment_that_starts_the_code_is_kept() {
+        assert_eq!(code_cell("/// A\nstruct A;").code, " /// A\nstruct A;");
+        assert_eq!(
+            code_cell(":timeline\n/** B */\nstruct B;").code,
+            "\n /** B */\nstruct B;"
+        );
+        // Already indented, or not first: evcxr keeps it as it is.
+        assert_eq!(code_cell("  /// C\nstruct C;").code, "  /// C\nstruct C;");
+        assert_eq!(
+            code_cell("let d = 1;\n/// E\nstruct E;").code,
+            "let d = 1;\n/// E\nstruct E;"
+        );
+        assert_eq!(code_cell("// a plain comment").code, "// a plain comment");
     }
 
     #[test]

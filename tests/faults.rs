@@ -274,3 +274,54 @@ fn after_restart_and_clear_the_prelude_and_interrupts_still_work() {
     );
     interrupted_sleep_loop(&kernel);
 }
+
+#[test]
+fn a_runtime_whose_kernel_died_before_it_started_exits_under_a_subreaper() {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    // The picture in containers and JupyterHub spawners: an init-like
+    // subreaper (here an outer shell) adopts the orphans, so an orphaned
+    // runtime's parent is neither its kernel nor pid 1. The kernel (the
+    // inner shell, whose pid the runtime is given) exits before the runtime
+    // starts, as when a kernel dies between fork and PR_SET_PDEATHSIG.
+    let script = r#"
+        sh -c 'exec 3<&0; (sleep 0.5; EVCXR_IS_RUNTIME=1 MULTITASK_KERNEL_PID=$$ exec "$0" <&3 3<&-) &' "$0"
+        exec >/dev/null 2>&1
+        sleep 60"#;
+    let mut subreaper = std::process::Command::new("sh");
+    subreaper
+        .args(["-c", script])
+        .arg(env!("CARGO_BIN_EXE_multitask-kernel"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    // SAFETY: setpgid and prctl are async-signal-safe and touch only the
+    // new process. Its own process group keeps a runtime's guardian, which
+    // kills its whole group, away from the tests.
+    unsafe {
+        subreaper.pre_exec(|| {
+            if libc::setpgid(0, 0) == 0 && libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let mut subreaper = subreaper.spawn().unwrap();
+    // The stdin pipe stays open (passed on as fd 3: sh gives a background
+    // job /dev/null as its stdin): a runtime that kept serving would wait on
+    // it forever. Only the runtime holds the stdout pipe's write end, so its
+    // end (and its guardian's) is the end of the pipe.
+    let mut stdout = subreaper.stdout.take().unwrap();
+    let (done, ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut everything = String::new();
+        let _ = stdout.read_to_string(&mut everything);
+        let _ = done.send(everything);
+    });
+    let ended = ended.recv_timeout(Duration::from_secs_f64(20.0 * slowdown()));
+    // SAFETY: kill on the group this test made (its pid is the group's id).
+    unsafe { libc::kill(-(subreaper.id() as libc::pid_t), libc::SIGKILL) };
+    subreaper.wait().unwrap();
+    let printed = ended.expect("an orphaned runtime kept running under the subreaper");
+    assert_eq!(printed, "", "it exits before serving anything");
+}

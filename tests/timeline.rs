@@ -6,7 +6,7 @@ use std::sync::{Mutex, OnceLock};
 
 use jupyter_protocol::{JupyterMessageContent, ReplyStatus};
 
-use crate::kernel::harness::{shared, Exchange};
+use crate::kernel::harness::{is_compiling_notice, shared, Exchange};
 
 static KERNEL: OnceLock<Mutex<crate::kernel::harness::Kernel>> = OnceLock::new();
 
@@ -215,4 +215,53 @@ fn a_timeline_cell_that_never_runs_leaves_nothing_armed() {
     assert!(pictures(&items_only).len() <= 1);
     let next = kernel.run_ok("println!(\"after\");");
     assert!(pictures(&next).is_empty(), "the cell after drew a picture");
+}
+
+#[test]
+fn a_slowly_compiled_timeline_cell_keeps_its_compiling_notice_until_its_code_runs() {
+    let kernel = shared(&KERNEL);
+    // rustc's const evaluator interprets this loop for seconds: a compile
+    // that is slow on demand. The kernel arms the recorder with a step of its
+    // own before compiling the cell; that step must not end the notice, so
+    // the notice is cleared when the cell's code starts, not seconds before.
+    let exchange = kernel.run_ok(
+        ":timeline
+#[allow(long_running_const_eval)]
+const SPUN: u64 = {
+    let (mut round, mut mixed) = (0u64, 0u64);
+    while round < 2_000_000 {
+        mixed = mixed.wrapping_mul(31).wrapping_add(round);
+        round += 1;
+    }
+    mixed
+};
+let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+println!(\"started {} spun {}\", started.as_millis(), SPUN % 10);",
+    );
+    let outputs = exchange.outputs();
+    let types: Vec<&str> = outputs
+        .iter()
+        .map(|message| message.message_type())
+        .collect();
+    let position = |wanted: &dyn Fn(&JupyterMessageContent) -> bool| {
+        outputs.iter().position(|message| wanted(&message.content))
+    };
+    let notice = position(&is_compiling_notice)
+        .unwrap_or_else(|| panic!("no compiling notice in {types:?}"));
+    let cleared = position(&|content| matches!(content, JupyterMessageContent::ClearOutput(_)))
+        .expect("the notice is cleared");
+    assert!(notice < cleared, "{types:?}");
+    let printed = exchange.stream_text("stdout");
+    let started_ms: i64 = printed
+        .split_whitespace()
+        .nth(1)
+        .and_then(|millis| millis.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected output {printed:?}"));
+    let cleared_ms = outputs[cleared].header.date.timestamp_millis();
+    assert!(
+        cleared_ms > started_ms - 1000,
+        "the notice went {} ms before the code started",
+        started_ms - cleared_ms
+    );
+    assert_eq!(pictures(&exchange).len(), 1);
 }

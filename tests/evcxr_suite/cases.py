@@ -6,10 +6,13 @@ context.
 
 Left out, with the reason: `crate_deps` first turns static linking off
 (`:allow_static_linking 0`) and then checks that a `static` inside a
-dependency keeps its value from one cell to the next. This kernel refuses
-that setting (its prelude's `no_std` dependencies cannot be built as the
-dynamic libraries evcxr then asks for), so the translation keeps the rest of
-the test: a missing crate and a missing feature fail, two path crates work.
+dependency keeps its value from one cell to the next. In that mode evcxr's
+rustc wrapper builds every library crate as a dynamic library too, which
+fails for `no_std` crates that have no `std` feature to fall back on:
+`unicode-ident` (under `serde`'s derive, which the course's queues use) and
+`cfg-if` and `smallvec` (under the prelude's locks). This kernel refuses the
+setting with that reason, so the translation keeps the rest of the test: a
+missing crate and a missing feature fail, two path crates work.
 
 What evcxr checks through its Rust API only is checked here through what the
 kernel shows: variables and their types through `:vars`, a dropped variable
@@ -380,6 +383,10 @@ pub fn init_foo() {
         # As evcxr's test writes it: the item after a first, empty line.
         ok("\n    ///this is my struct\n    struct MyStruct(usize);\n    "),
         shows(":doc MyStruct", "this is my struct"),
+        # As a learner writes it: the doc comment on the cell's first line
+        # (evcxr alone drops it; the kernel keeps it).
+        ok("/// the struct of the first line\nstruct FirstLine;"),
+        shows(":doc FirstLine", "the struct of the first line"),
     ],
     "completion_fields_populated": [
         ok("fn foo() -> Vec<String> {\n    vec![]\n}"),

@@ -65,10 +65,26 @@ impl Exchange {
             .collect()
     }
 
-    /// The types of the outputs, in order.
+    /// The types of the cell's own outputs, in order. The kernel's
+    /// "compiling…" notice (a display, and the clear that takes it away when
+    /// the code starts) is left out: whether it shows depends on how long
+    /// the compile took on a busy machine.
     pub fn output_types(&self) -> Vec<String> {
+        let mut notice_showing = false;
         self.outputs()
             .into_iter()
+            .filter(|message| {
+                if is_compiling_notice(&message.content) {
+                    notice_showing = true;
+                    return false;
+                }
+                let ends_notice = notice_showing
+                    && matches!(message.content, JupyterMessageContent::ClearOutput(_));
+                if ends_notice {
+                    notice_showing = false;
+                }
+                !ends_notice
+            })
             .map(|message| message.message_type().to_owned())
             .collect()
     }
@@ -379,6 +395,15 @@ pub fn execute_request(code: &str) -> ExecuteRequest {
 }
 
 /// Whether `message`'s parent is `request`.
+/// Whether an output is the kernel's "compiling…" notice.
+pub fn is_compiling_notice(content: &JupyterMessageContent) -> bool {
+    match content {
+        JupyterMessageContent::DisplayData(display) => serde_json::to_value(&display.data)
+            .is_ok_and(|data| data["text/plain"].as_str() == Some("⏳ compiling…")),
+        _ => false,
+    }
+}
+
 pub fn is_child_of(message: &JupyterMessage, request: &JupyterMessage) -> bool {
     message
         .parent_header

@@ -114,10 +114,23 @@ impl Session {
     /// run for evcxr to find it gone and start a clean one.
     fn restart_runtime(&mut self) {
         self.interrupter.kill_runtime();
-        let _ = self.context.execute(ATTACH);
+        let _ = self.run_kernel_step(ATTACH);
         if self.note_runtime_pid() {
             self.repair = Repair::Attach;
         }
+    }
+
+    /// Runs a step of the kernel's own (attaching the prelude, arming or
+    /// cancelling `:timeline`) as a cell of its own, and waits for its
+    /// cell-finished marker: the step's cell-started marker is then behind
+    /// us, and cannot be taken for the start of the learner's code (which
+    /// ends the compiling notice) however late the stderr forwarder reads it.
+    fn run_kernel_step(&mut self, code: &str) -> Result<(), evcxr::Error> {
+        let outputs = self.context.execute(code)?;
+        if outputs.phases.iter().any(|phase| phase.name == "Execution") {
+            self.wait_for_cell_output();
+        }
+        Ok(())
     }
 
     /// Brings the prelude back after a cell that replaced the runtime or
@@ -126,13 +139,13 @@ impl Session {
         let repair = std::mem::replace(&mut self.repair, Repair::Nothing);
         let result = match repair {
             Repair::Nothing => return Ok(()),
-            Repair::Attach => self.context.execute(ATTACH),
-            Repair::Reload => self.context.execute(&self.prelude_load),
+            Repair::Attach => self.run_kernel_step(ATTACH),
+            Repair::Reload => self.run_kernel_step(&self.prelude_load.clone()),
         };
         if result.is_err() {
             self.repair = repair;
         }
-        result.map(drop)
+        result
     }
 
     fn execute_unless_interrupted(
@@ -162,7 +175,7 @@ impl Session {
         }
         if cell.timeline {
             // Arms the prelude's recorder for the cell that follows.
-            if let Err(error) = self.context.execute(TIMELINE_BEGIN) {
+            if let Err(error) = self.run_kernel_step(TIMELINE_BEGIN) {
                 return kernel_step_failed(output, &error.to_string());
             }
         }
@@ -189,7 +202,7 @@ impl Session {
             // next cell.
             output.running();
             if cell.timeline {
-                let _ = self.context.execute(TIMELINE_CANCEL);
+                let _ = self.run_kernel_step(TIMELINE_CANCEL);
             }
         }
         let escalated = self.interrupter.cell_finished().escalated;
