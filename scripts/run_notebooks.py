@@ -6,7 +6,9 @@ A notebook passes when, run top to bottom unattended:
 * every cell that is NOT tagged ``raises-exception`` runs without an error
   (a failing ``assert!`` is a panic, which the kernel reports as an error);
 * every cell tagged ``raises-exception`` does end with an error (it teaches one);
-* no exercise check prints ``❌`` (the notebooks ship working reference answers);
+* exercise checks (cells tagged ``check``) print ``✅`` in a solutions notebook
+  (``notebooks/solutions/``) and ``❌`` in a learner's notebook, whose
+  exercises are stubs; no other cell prints ``❌``;
 * the whole notebook takes at most ``--notebook-timeout`` seconds (120 by default).
 
 Exit status is 0 when every notebook passes, 1 otherwise, so tests and
@@ -28,7 +30,9 @@ import nbformat
 
 REPO = Path(__file__).resolve().parent.parent
 ERROR_TAG = "raises-exception"
+CHECK_TAG = "check"
 EXERCISE_FAILED = "❌"
+EXERCISE_PASSED = "✅"
 
 
 def notebook_title(nb: nbformat.NotebookNode, fallback: str) -> str:
@@ -64,6 +68,7 @@ def execute(path: Path, kernel: str, cell_timeout: int, notebook_timeout: float,
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     nb = nbformat.read(path, as_version=4)
+    solutions = path.parent.name == "solutions"
     client = NotebookClient(
         nb,
         kernel_name=kernel,
@@ -89,12 +94,21 @@ def execute(path: Path, kernel: str, cell_timeout: int, notebook_timeout: float,
             if cell.cell_type != "code":
                 continue
             tags = cell.get("metadata", {}).get("tags", [])
-            if ERROR_TAG in tags and not has_error(cell):
-                problems.append(f"cell {index} ({cell.get('id')}) is tagged {ERROR_TAG} but ran without error")
             text = cell_text_output(cell)
+            where = f"cell {index} ({cell.get('id')})"
+            if CHECK_TAG in tags:
+                # Tagged raises-exception so that Run All goes on past a
+                # failed check; whether it must fail depends on the notebook.
+                if solutions and (EXERCISE_PASSED not in text or has_error(cell)):
+                    problems.append(f"{where}: the check did not pass the solution:\n{text}")
+                if not solutions and (EXERCISE_FAILED not in text or not has_error(cell)):
+                    problems.append(f"{where}: the check did not fail the stub:\n{text}")
+                continue
+            if ERROR_TAG in tags and not has_error(cell):
+                problems.append(f"{where} is tagged {ERROR_TAG} but ran without error")
             if EXERCISE_FAILED in text:
                 line = next(l for l in text.splitlines() if EXERCISE_FAILED in l)
-                problems.append(f"cell {index} ({cell.get('id')}): exercise check failed: {line}")
+                problems.append(f"{where}: exercise check failed: {line}")
     if elapsed > notebook_timeout:
         problems.append(f"took {elapsed:.1f} s, more than {notebook_timeout:g} s")
 

@@ -8,6 +8,7 @@
 use std::any::Any;
 use std::panic::PanicHookInfo;
 
+use crate::check::NotPassed;
 use crate::host::Event;
 use crate::output::{write_text, Stream};
 use crate::state::{state, Role};
@@ -20,7 +21,9 @@ pub(crate) fn install_panic_hook() {
 
 /// The text of a panic payload (`panic!("…")` gives a `&str` or a `String`).
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
+    if let Some(NotPassed(hint)) = payload.downcast_ref::<NotPassed>() {
+        hint.clone()
+    } else if let Some(text) = payload.downcast_ref::<&str>() {
         text.to_string()
     } else if let Some(text) = payload.downcast_ref::<String>() {
         text.clone()
@@ -50,11 +53,17 @@ fn report_panic(info: &PanicHookInfo<'_>) {
         match state.role {
             Role::Runtime => {
                 // Where a cell panics is a line of the crate evcxr generates,
-                // not of the cell: the message alone says more.
+                // not of the cell: the message alone says more. A failed
+                // exercise check is Python's failed `assert`.
+                let ename = if info.payload().is::<NotPassed>() {
+                    "AssertionError"
+                } else {
+                    "panic"
+                };
                 let event = Event::Error {
-                    ename: "panic".to_string(),
+                    ename: ename.to_string(),
                     evalue: message.clone(),
-                    traceback: vec![format!("panic: {message}")],
+                    traceback: vec![format!("{ename}: {message}")],
                 };
                 *state.pending_panic.lock() = Some(event);
             }
@@ -65,7 +74,8 @@ fn report_panic(info: &PanicHookInfo<'_>) {
                     &format!("Process {name}:\n{location}\n{message}\n"),
                 );
             }
-            Role::PoolWorker => {}
+            // A pool task's panic travels back to `get()`, a check's to the check.
+            Role::PoolWorker | Role::Check => {}
         }
         return;
     }

@@ -11,10 +11,12 @@ use std::sync::Arc;
 use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 
+use crate::check::Sighting;
 use crate::host::{host, Event};
 use crate::mp::feeder::Feeder;
 use crate::mp::fork::ForkRequest;
 use crate::mp::process::ProcessShared;
+use crate::mp::Queue;
 use crate::threading::os_threads::IdleThread;
 use crate::threading::ThreadShared;
 use crate::timeline::Recorder;
@@ -32,6 +34,9 @@ pub(crate) enum Role {
     Child,
     /// A worker of an `mp::Pool`.
     PoolWorker,
+    /// The process a `check::run` runs an exercise's answer in: a child
+    /// whose main thread's panic is the check's to report.
+    Check,
 }
 
 /// How this process names itself (Python's `current_process()`).
@@ -100,6 +105,11 @@ pub(crate) struct State {
     /// This process's view of the `:timeline` recording (null until the
     /// first `timeline::begin`; a forked child inherits it). Never freed.
     pub(crate) recorder: AtomicPtr<Recorder>,
+    /// Where `check::seen` sends its sightings: set in a check's process
+    /// (and inherited by what it starts), null elsewhere. Never freed.
+    pub(crate) check_sightings: AtomicPtr<Queue<Sighting>>,
+    /// When the running check started (monotonic nanoseconds).
+    pub(crate) check_started: AtomicU64,
 }
 
 impl State {
@@ -127,6 +137,8 @@ impl State {
             interrupt_reported_cell: AtomicU64::new(0),
             pending_panic: Mutex::new(None),
             recorder: AtomicPtr::new(std::ptr::null_mut()),
+            check_sightings: AtomicPtr::new(std::ptr::null_mut()),
+            check_started: AtomicU64::new(0),
         }
     }
 
@@ -244,6 +256,15 @@ pub(crate) fn become_child(
             .recorder
             .store(Box::into_raw(Box::new(view)), Ordering::Release);
     }
+    // The queue is leaked by the check's process; the child's memory holds it too.
+    fresh.check_sightings.store(
+        inherited.check_sightings.load(Ordering::Acquire),
+        Ordering::Release,
+    );
+    fresh.check_started.store(
+        inherited.check_started.load(Ordering::Relaxed),
+        Ordering::Relaxed,
+    );
     // SAFETY: pthread_self has no preconditions.
     fresh
         .main_ident

@@ -62,3 +62,13 @@ def test_a_pdf_is_printed_per_notebook_with_chromium(notebook):
     pdf = HANDOUTS / f"{notebook.stem}.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-", pdf
     assert pdf.stat().st_size > 20_000, "a near-empty PDF"
+
+
+SOLUTIONS = sorted((REPO / "notebooks" / "solutions").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("notebook", SOLUTIONS, ids=lambda path: path.stem)
+def test_the_solutions_are_handouts_for_teachers_with_every_check_passed(notebook):
+    page = (HANDOUTS / "solutions" / f"{notebook.stem}.html").read_text(encoding="utf-8")
+    assert "✅" in page and "❌" not in page
+    assert "BEGIN SOLUTION" in page, "the answers are in the teacher's handout"
