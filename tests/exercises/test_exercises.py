@@ -1,5 +1,5 @@
 """Every exercise check, judged against its solution (✅), its stub (❌
-"还没有完成") and the wrong answers in ``wrong_answers.py`` (❌, in time), in
+"还没有完成") and the wrong answers in ``wrong/`` (❌, in time), in
 a real kernel launched from the installed kernelspec; and the learner
 notebooks made from their solutions, unchanged.
 
@@ -22,7 +22,7 @@ from jupyter_client.manager import start_new_kernel
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 from exercises import BEGIN, END, stub_out  # noqa: E402
 
-from wrong_answers import WRONG_ANSWERS  # noqa: E402
+from wrong import WRONG_ANSWERS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 SOLUTIONS = sorted((REPO / "notebooks" / "solutions").glob("*.ipynb"))

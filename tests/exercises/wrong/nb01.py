@@ -1,9 +1,4 @@
-"""Plausible wrong answers to each exercise, by the nbgrader ``grade_id`` of
-its solution cell: what a learner might write first. Each replaces the code
-between the solution's ``BEGIN SOLUTION`` and ``END SOLUTION`` lines, and its
-check must print ❌ and fail the cell, within the check's time limit. They
-live here, not in the notebooks: the learner never sees them.
-"""
+"""Wrong answers to the exercises of 01-多任务介绍 (see ``__init__.py``)."""
 
 WRONG_ANSWERS = {
     "ex01-1-perform-together": {
