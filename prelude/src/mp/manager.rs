@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::queue::{Queue, QUEUE_BYTES};
+use super::process_queue::{Queue, QUEUE_BYTES};
 use super::ring::Ring;
 use super::Message;
 

@@ -9,9 +9,9 @@ pub(crate) mod feeder;
 pub(crate) mod fork;
 mod manager;
 mod pipe;
-mod pool;
 pub(crate) mod process;
-mod queue;
+mod process_pool;
+mod process_queue;
 pub(crate) mod ring;
 pub(crate) mod shm;
 mod value;
@@ -23,9 +23,9 @@ use serde::Serialize;
 pub use crate::pool::AsyncResult;
 pub use manager::{Manager, QueueProxy};
 pub use pipe::{Connection, Pipe};
-pub use pool::Pool;
 pub use process::{active_children, current_process, CurrentProcess, Process};
-pub use queue::Queue;
+pub use process_pool::Pool;
+pub use process_queue::Queue;
 pub use value::{SharedPlain, Value, ValueGuard};
 
 /// A value that can travel to another process: anything serde can encode and

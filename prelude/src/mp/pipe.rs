@@ -4,7 +4,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use super::queue::{Queue, QUEUE_BYTES};
+use super::process_queue::{Queue, QUEUE_BYTES};
 use super::ring::Ring;
 use super::Message;
 use crate::Error;

@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 
 use super::code::{loaded_objects, object_of};
 use super::process::ProcessShared;
-use super::queue::QUEUE_BYTES;
+use super::process_queue::QUEUE_BYTES;
 use super::ring::Ring;
 use super::worker::{
     parse_result, run_task, spawn_worker, task_frame, Trampoline, WorkerSlots, STOP,
