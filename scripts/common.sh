@@ -40,6 +40,16 @@ setup() {
   export MULTITASK_SETUP_DONE=1
 }
 
+# Installs nbgrader into .venv (teachers' tools, and their test) when missing.
+ensure_nbgrader() {
+  local stamp="$VENV/.teacher-requirements-installed"
+  if ! cmp -s "$REPO/scripts/requirements-teacher.txt" "$stamp" 2>/dev/null; then
+    step "Installing nbgrader into .venv"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REPO/scripts/requirements-teacher.txt"
+    cp "$REPO/scripts/requirements-teacher.txt" "$stamp"
+  fi
+}
+
 # Installs Debian's Chromium (and fonts for the course's Chinese text and
 # emoji) when missing: the browser test drives it, the handouts print PDFs with it.
 ensure_chromium() {
