@@ -1,0 +1,174 @@
+//! The registry of prelude threads and the queries over it: [`current_thread`],
+//! [`enumerate`], [`active_count`], [`get_ident`], and the [`ThreadInfo`] they
+//! return. The registry lives in the process-wide state (never in a
+//! `thread_local!`, which exists once per cell) and identifies threads by
+//! `pthread_self`, Python's `get_ident()`; threads the prelude did not start
+//! are Python's dummy threads, named on first sight.
+
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::thread::ThreadShared;
+use crate::state::{state, State};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ThreadKind {
+    Main,
+    Prelude,
+    Dummy,
+}
+
+/// What `current_thread()` and `enumerate()` tell about a thread (Python's
+/// thread objects seen from outside): `.name()`, `.ident()`, and a Display
+/// like Python's repr, `<Thread(Thread-1 (sing), started 1403…)>`.
+#[derive(Debug, Clone)]
+pub struct ThreadInfo {
+    pub(super) name: String,
+    pub(super) ident: u64,
+    pub(super) native_id: u32,
+    pub(super) daemon: bool,
+    pub(super) kind: ThreadKind,
+    pub(super) status: &'static str,
+}
+
+impl ThreadInfo {
+    /// The thread's name (`MainThread`, `Thread-1 (sing)`, …).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The thread's identifier (Python's `ident`).
+    pub fn ident(&self) -> u64 {
+        self.ident
+    }
+
+    /// The OS thread id (Python's `native_id`).
+    pub fn native_id(&self) -> u32 {
+        self.native_id
+    }
+
+    /// Whether it is a daemon thread.
+    pub fn is_daemon(&self) -> bool {
+        self.daemon
+    }
+}
+
+impl fmt::Display for ThreadInfo {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let class = match self.kind {
+            ThreadKind::Main => "_MainThread",
+            ThreadKind::Prelude => "Thread",
+            ThreadKind::Dummy => "_DummyThread",
+        };
+        write!(formatter, "<{class}({}, {}", self.name, self.status)?;
+        if self.daemon {
+            write!(formatter, " daemon")?;
+        }
+        if self.ident != 0 {
+            write!(formatter, " {}", self.ident)?;
+        }
+        write!(formatter, ")>")
+    }
+}
+
+/// Whether the caller runs on its process's main thread (where cells run).
+pub(crate) fn is_main_thread() -> bool {
+    // SAFETY: gettid and getpid have no preconditions.
+    unsafe { libc::gettid() == libc::getpid() }
+}
+
+/// The identifier of the calling thread, like Python's `threading.get_ident()`.
+pub fn get_ident() -> u64 {
+    // SAFETY: pthread_self has no preconditions.
+    unsafe { libc::pthread_self() as u64 }
+}
+
+/// The OS id of the calling thread, like Python's `threading.get_native_id()`.
+pub fn get_native_id() -> u32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() as u32 }
+}
+
+/// The calling thread, like Python's `threading.current_thread()`.
+pub fn current_thread() -> ThreadInfo {
+    let state = state();
+    if is_main_thread() {
+        state.main_ident.store(get_ident(), Ordering::Relaxed);
+        return main_thread_info(state);
+    }
+    if let Some(thread) = current_thread_record(state) {
+        return thread.info();
+    }
+    let ident = get_ident();
+    let mut dummies = state.dummy_threads.lock();
+    let name = match dummies.iter().find(|(known, _)| *known == ident) {
+        Some((_, name)) => name.clone(),
+        None => {
+            let name = format!(
+                "Dummy-{}",
+                state.dummy_counter.fetch_add(1, Ordering::Relaxed)
+            );
+            dummies.push((ident, name.clone()));
+            name
+        }
+    };
+    ThreadInfo {
+        name,
+        ident,
+        native_id: get_native_id(),
+        daemon: true,
+        kind: ThreadKind::Dummy,
+        status: "started",
+    }
+}
+
+/// The main thread and every running thread started through the prelude,
+/// like Python's `threading.enumerate()`.
+pub fn enumerate() -> Vec<ThreadInfo> {
+    let state = state();
+    let mut threads = vec![main_thread_info(state)];
+    let registered: Vec<_> = state.threads.lock().clone();
+    threads.extend(
+        registered
+            .iter()
+            .filter(|thread| !thread.abandoned.load(Ordering::Relaxed))
+            .map(|thread| thread.info())
+            .filter(|info| info.status == "started"),
+    );
+    threads
+}
+
+/// How many threads `enumerate()` lists, like Python's `threading.active_count()`.
+pub fn active_count() -> usize {
+    enumerate().len()
+}
+
+fn main_thread_info(state: &State) -> ThreadInfo {
+    ThreadInfo {
+        name: "MainThread".to_string(),
+        ident: state.main_ident.load(Ordering::Relaxed),
+        native_id: std::process::id(),
+        daemon: false,
+        kind: ThreadKind::Main,
+        status: "started",
+    }
+}
+
+/// The registry record of the calling thread, if the prelude started it.
+pub(crate) fn current_thread_record(state: &State) -> Option<Arc<ThreadShared>> {
+    let ident = get_ident();
+    state
+        .threads
+        .lock()
+        .iter()
+        .find(|thread| thread.ident.load(Ordering::Relaxed) == ident)
+        .cloned()
+}
+
+/// Whether the calling thread was abandoned at its cell's end.
+pub(crate) fn current_thread_abandoned(state: &State) -> bool {
+    state.abandoned_threads.load(Ordering::SeqCst) > 0
+        && current_thread_record(state)
+            .is_some_and(|thread| thread.abandoned.load(Ordering::SeqCst))
+}
