@@ -10,6 +10,7 @@
 //! (see [`Thinning`]); the other hooks (sleep, join, print) a look at the
 //! process's state for a recorder.
 
+mod layout;
 mod marks;
 mod recorder;
 mod svg;

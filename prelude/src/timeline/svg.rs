@@ -4,34 +4,24 @@
 //! stretches on it and instant events as small marks above it; every
 //! element has a `<title>` (what, and its exact time). The picture has its
 //! own white background and explicit colours (readable in light and dark
-//! themes and in exported HTML), `width="100%"` and a `viewBox`. Many events
-//! stay legible: marks of one kind falling within [`BUCKET`] units of each
-//! other on a lane merge into one (its title counts them), as do stretches
-//! of one kind closer than [`GAP`].
+//! themes and in exported HTML), `width="100%"` and a `viewBox`. Where lanes
+//! and items go, and how many events stay legible, is `layout`'s; how each
+//! kind looks, `marks`'.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use super::layout::{
+    arrange, merge, seconds, Item, Lane, Scale, BUCKET, GAP, PLOT_LEFT, PLOT_RIGHT,
+};
 use super::marks::{class_name, escape, is_stretch, legend, mark, stretch_style};
 use super::recorder::LaneDump;
 use super::Kind;
 
 /// Width of the picture in viewBox units.
 pub(super) const WIDTH: f64 = 1000.0;
-/// Where the plot area starts and ends.
-const PLOT_LEFT: f64 = 190.0;
-const PLOT_RIGHT: f64 = 985.0;
 /// Height of one lane, and of the axis above the first.
 const LANE: f64 = 24.0;
 const TOP: f64 = 34.0;
-/// Marks of one kind closer than this (units) on a lane merge.
-pub(crate) const BUCKET: f64 = 3.0;
-/// Stretches of one kind closer than this (units) merge, if one is thin.
-pub(crate) const GAP: f64 = 1.0;
-/// Stretches narrower than this (units) are thin.
-const THIN_STRETCH: f64 = 3.0;
-/// Most lanes drawn; the rest are counted under the picture.
-const MAX_DRAWN: usize = 64;
 /// Longest lane label, in characters.
 const LABEL_CHARS: usize = 28;
 
@@ -42,95 +32,9 @@ pub(crate) struct Picture {
     pub(crate) events: u64,
 }
 
-/// One thing drawn (possibly several merged): kind, first and last time, how many.
-#[derive(Debug, Clone)]
-struct Item {
-    kind: Kind,
-    class: Option<Kind>,
-    start: u64,
-    end: u64,
-    count: u64,
-    /// A process's exit code (for `ProcessExit`).
-    code: i32,
-    text: String,
-    arg: i64,
-}
-
-/// A lane ready to draw.
-struct Lane {
-    pid: u32,
-    main: bool,
-    name: String,
-    start: u64,
-    end: u64,
-    exit: Option<i32>,
-    items: Vec<Item>,
-}
-
 /// Draws `dumps`; `runtime` is the pid whose lanes come first, `finished` the end of the cell.
 pub(crate) fn render(dumps: Vec<LaneDump>, runtime: u32, finished: u64, dropped: u64) -> Picture {
-    // Thread starts and joins name the lane they are about by its number.
-    let names: Vec<String> = dumps.iter().map(|dump| dump.name.clone()).collect();
-    let mut lanes: Vec<Lane> = dumps
-        .into_iter()
-        .map(|dump| lane(dump, finished, &names))
-        .collect();
-    // A reaped child's lane ends where its parent saw it end, with that exit code.
-    let main_lanes: HashMap<u32, usize> = lanes
-        .iter()
-        .enumerate()
-        .filter(|(_, lane)| lane.main)
-        .map(|(index, lane)| (lane.pid, index))
-        .collect();
-    let exits: Vec<(u32, u64, i32)> = lanes
-        .iter()
-        .flat_map(|lane| &lane.items)
-        .filter(|item| item.kind == Kind::ProcessExit)
-        .map(|item| (item.arg as u32, item.start, item.code))
-        .collect();
-    for (pid, time, code) in exits {
-        if let Some(&index) = main_lanes.get(&pid) {
-            let child = &mut lanes[index];
-            if child.exit.is_none() {
-                child.exit = Some(code);
-                child.end = child.end.min(time);
-            }
-        }
-    }
-    for lane in &mut lanes {
-        lane.items.retain(|item| item.kind != Kind::ProcessExit);
-    }
-    let mut process_starts: HashMap<u32, u64> = HashMap::new();
-    for lane in &lanes {
-        process_starts
-            .entry(lane.pid)
-            .and_modify(|start| *start = (*start).min(lane.start))
-            .or_insert(lane.start);
-    }
-    let keys: Vec<_> = lanes
-        .iter()
-        .map(|lane| {
-            (
-                lane.pid != runtime,
-                process_starts[&lane.pid],
-                lane.pid,
-                !lane.main,
-                lane.start,
-            )
-        })
-        .collect();
-    let mut order: Vec<usize> = (0..lanes.len()).collect();
-    order.sort_by_key(|&index| keys[index]);
-    let lanes: Vec<Lane> = {
-        let mut slots: Vec<Option<Lane>> = lanes.into_iter().map(Some).collect();
-        order
-            .iter()
-            .filter_map(|&index| slots[index].take())
-            .collect()
-    };
-    let hidden = lanes.len().saturating_sub(MAX_DRAWN);
-    let mut lanes = lanes;
-    lanes.truncate(MAX_DRAWN);
+    let (lanes, hidden) = arrange(dumps, runtime, finished);
     // Every lane's life and every item, as (start, end): the picture spans them all.
     let spans = lanes.iter().flat_map(|lane| {
         std::iter::once((lane.start, lane.end))
@@ -172,71 +76,6 @@ pub(crate) fn render(dumps: Vec<LaneDump>, runtime: u32, finished: u64, dropped:
         lanes: lanes.len(),
         events,
     }
-}
-
-/// Turns a dump into a lane: records become items, sorted and merged; a
-/// thread start or join without text names the lane its argument numbers.
-fn lane(dump: LaneDump, finished: u64, names: &[String]) -> Lane {
-    let mut items: Vec<Item> = dump
-        .records
-        .into_iter()
-        .filter_map(|(record, text)| {
-            let kind = Kind::from_u8(record.kind)?;
-            let names_lane =
-                matches!(kind, Kind::ThreadStart | Kind::JoinThread) && text.is_empty();
-            let text = match usize::try_from(record.arg)
-                .ok()
-                .and_then(|lane| names.get(lane))
-            {
-                Some(name) if names_lane => name.clone(),
-                _ => text,
-            };
-            Some(Item {
-                kind,
-                class: Kind::from_u8(record.class),
-                start: record.start,
-                end: record.end.max(record.start),
-                count: if kind == Kind::Burst {
-                    record.count as u64
-                } else {
-                    1
-                },
-                code: record.count as i32,
-                text,
-                arg: record.arg,
-            })
-        })
-        .collect();
-    items.sort_by_key(|item| (item.start, item.end));
-    Lane {
-        pid: dump.pid,
-        main: dump.main,
-        name: dump.name,
-        start: dump.start,
-        end: dump.end.unwrap_or(finished).max(dump.start),
-        exit: dump.exit,
-        items,
-    }
-}
-
-struct Scale {
-    origin: u64,
-    span: f64,
-}
-
-impl Scale {
-    fn x(&self, time: u64) -> f64 {
-        PLOT_LEFT + (time.saturating_sub(self.origin)) as f64 / self.span * (PLOT_RIGHT - PLOT_LEFT)
-    }
-
-    fn at(&self, time: u64) -> String {
-        seconds(time.saturating_sub(self.origin))
-    }
-}
-
-/// Nanoseconds as seconds with microsecond precision.
-fn seconds(nanos: u64) -> String {
-    format!("{:.6}", nanos as f64 / 1e9)
 }
 
 fn axis(svg: &mut String, scale: &Scale, height: f64) {
@@ -379,64 +218,6 @@ fn draw_lane(svg: &mut String, lane: &Lane, top: f64, scale: &Scale, boundary: b
         );
     }
     svg.push_str("</g>");
-}
-
-/// Merges items of one kind (and burst class) closer than `distance` units;
-/// marks merge by their start, stretches when one starts near the other's end.
-fn merge(items: Vec<&Item>, scale: &Scale, distance: f64, marks: bool) -> Vec<Item> {
-    let mut merged: Vec<Item> = Vec::new();
-    for item in items {
-        let near = merged.iter_mut().rev().take(8).find(|previous| {
-            previous.kind == item.kind
-                && previous.class == item.class
-                && if marks {
-                    scale.x(item.start) - scale.x(previous.start) < distance
-                } else {
-                    // Only thin stretches merge: three sleeps in a row stay three.
-                    let thin = |item: &Item| scale.x(item.end) - scale.x(item.start) < THIN_STRETCH;
-                    scale.x(item.start) - scale.x(previous.end) < distance
-                        && (thin(item) || thin(previous))
-                }
-        });
-        match near {
-            Some(previous) => {
-                previous.end = previous.end.max(item.end);
-                previous.count += item.count;
-                if previous.text != item.text {
-                    previous.text = if names_something(item.kind) {
-                        add_name(&previous.text, &item.text)
-                    } else {
-                        String::new()
-                    };
-                }
-            }
-            None => merged.push(item.clone()),
-        }
-    }
-    merged
-}
-
-/// Most names a merged start or join lists before an ellipsis.
-const MAX_NAMES: usize = 3;
-
-/// Whether items of `kind` name the thread or process they are about.
-fn names_something(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::ThreadStart | Kind::JoinThread | Kind::ProcessStart | Kind::JoinProcess
-    )
-}
-
-/// The names of merged items, `names` (comma-separated) and then `name`.
-fn add_name(names: &str, name: &str) -> String {
-    let listed: Vec<&str> = names.split(", ").collect();
-    if names.is_empty() || listed.contains(&name) || listed.last() == Some(&"…") {
-        names.to_string()
-    } else if listed.len() >= MAX_NAMES {
-        format!("{names}, …")
-    } else {
-        format!("{names}, {name}")
-    }
 }
 
 /// `what` followed by the name it is about, or the names (in parentheses)
