@@ -70,5 +70,12 @@ SOLUTIONS = sorted((REPO / "notebooks" / "solutions").glob("*.ipynb"))
 @pytest.mark.parametrize("notebook", SOLUTIONS, ids=lambda path: path.stem)
 def test_the_solutions_are_handouts_for_teachers_with_every_check_passed(notebook):
     page = (HANDOUTS / "solutions" / f"{notebook.stem}.html").read_text(encoding="utf-8")
-    assert "✅" in page and "❌" not in page
     assert "BEGIN SOLUTION" in page, "the answers are in the teacher's handout"
+    executed = nbformat.read(HANDOUTS / "executed" / "solutions" / notebook.name, as_version=4)
+    checks = [cell for cell in executed.cells if "check" in cell.metadata.get("tags", [])]
+    assert checks, "the solutions notebook has no check cell"
+    for cell in checks:
+        outputs = cell.get("outputs", [])
+        printed = "".join(output.get("text", "") for output in outputs)
+        assert "✅" in printed and "❌" not in printed, printed
+        assert not [output for output in outputs if output.output_type == "error"]
