@@ -12,6 +12,9 @@
 //!   lives, so two kernels never share one, yet the next kernel reuses a free
 //!   slot with everything already compiled: the prelude is compiled once per
 //!   slot, not once per kernel start.
+//! - `work/seed-<id>/slot-<n>/`: the same, for a kernel installed with a
+//!   seed (see [`crate::seed`]): a new slot starts as a copy of the seed's
+//!   build, and the prelude's sources are the seed's, not `prelude-<hash>/`.
 
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
@@ -19,6 +22,8 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 use sha2::{Digest, Sha256};
+
+use crate::seed::Seed;
 
 include!(concat!(env!("OUT_DIR"), "/prelude_files.rs"));
 
@@ -53,15 +58,23 @@ pub struct PreludeDir {
     /// The crate's directory.
     pub dir: PathBuf,
     /// Holds the version's shared lock; dropping it (or the process dying)
-    /// lets a later kernel remove the directory.
-    _lock: File,
+    /// lets a later kernel remove the directory. None for a seed's sources,
+    /// which only `install` changes.
+    _lock: Option<File>,
 }
 
-/// Unpacks the embedded prelude (once per version), holds its directory, and
-/// removes the directories of versions no kernel uses any more.
-pub fn prelude_dir() -> anyhow::Result<PreludeDir> {
+/// The seed's prelude when there is a seed; else unpacks the embedded
+/// prelude (once per version), holds its directory, and removes the
+/// directories of versions no kernel uses any more.
+pub fn prelude_dir(seed: Option<&Seed>) -> anyhow::Result<PreludeDir> {
+    if let Some(seed) = seed {
+        return Ok(PreludeDir {
+            dir: seed.prelude_dir(),
+            _lock: None,
+        });
+    }
     let root = cache_root();
-    let name = format!("prelude-{}", prelude_version(PRELUDE_FILES));
+    let name = format!("prelude-{}", prelude_version());
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
     // Shared, and taken before looking at the directory: a kernel removing
     // this version waits for nobody, and nobody uses it while it goes.
@@ -71,13 +84,21 @@ pub fn prelude_dir() -> anyhow::Result<PreludeDir> {
     if !dir.join("Cargo.toml").exists() {
         unpack_prelude(&root, &dir)?;
     }
-    Ok(PreludeDir { dir, _lock: lock })
+    Ok(PreludeDir {
+        dir,
+        _lock: Some(lock),
+    })
+}
+
+/// The name of this kernel's prelude version (see [`version_of`]).
+pub fn prelude_version() -> String {
+    version_of(PRELUDE_FILES)
 }
 
 /// A name for a version of the prelude: the first 16 hex digits of the
 /// SHA-256 of its files (each path and contents length-prefixed), the same
 /// for every build of the kernel, whatever the Rust release.
-fn prelude_version(files: &[(&str, &str)]) -> String {
+fn version_of(files: &[(&str, &str)]) -> String {
     let mut hasher = Sha256::new();
     for (path, contents) in files {
         for part in [path, contents] {
@@ -165,14 +186,20 @@ fn unpack_prelude(root: &Path, dir: &Path) -> anyhow::Result<()> {
     // Unpack beside the final name, then rename: a kernel starting at the same
     // moment sees either nothing or the whole crate.
     let staging = root.join(format!(".prelude-staging-{}", std::process::id()));
-    for (relative, contents) in PRELUDE_FILES {
-        let path = staging.join(relative);
-        std::fs::create_dir_all(path.parent().expect("files have a parent"))?;
-        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
-    }
+    write_prelude_files(&staging)?;
     if std::fs::rename(&staging, dir).is_err() {
         // Another kernel won the race; its copy is identical.
         let _ = std::fs::remove_dir_all(&staging);
+    }
+    Ok(())
+}
+
+/// Writes the embedded prelude's files under `dir`.
+pub fn write_prelude_files(dir: &Path) -> anyhow::Result<()> {
+    for (relative, contents) in PRELUDE_FILES {
+        let path = dir.join(relative);
+        std::fs::create_dir_all(path.parent().expect("files have a parent"))?;
+        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }
@@ -228,10 +255,22 @@ pub struct WorkSlot {
     _lock: Option<File>,
 }
 
-/// Claims the first free work slot.
-pub fn claim_work_slot() -> anyhow::Result<WorkSlot> {
-    let work = cache_root().join("work");
+/// Claims the first free work slot (among the seed's, with a seed, and
+/// planted with its build).
+pub fn claim_work_slot(seed: Option<&Seed>) -> anyhow::Result<WorkSlot> {
+    let slot = claim_free_slot(seed)?;
+    if let Some(seed) = seed {
+        seed.plant(&slot.dir)?;
+    }
+    Ok(slot)
+}
+
+fn claim_free_slot(seed: Option<&Seed>) -> anyhow::Result<WorkSlot> {
+    let mut work = cache_root().join("work");
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    if let Some(seed) = seed {
+        work = seed.slots_dir(&work)?;
+    }
     for slot in 0..SLOTS {
         let lock = File::create(work.join(format!("slot-{slot}.lock")))?;
         if lock.try_lock().is_ok() {
@@ -243,7 +282,14 @@ pub fn claim_work_slot() -> anyhow::Result<WorkSlot> {
             });
         }
     }
-    let dir = std::env::temp_dir().join(format!("multitask-kernel-{}", std::process::id()));
+    // Past the slots, a throwaway directory; with a seed it must sit under
+    // the seed's slots directory, where cargo finds the vendoring config.
+    let base = if seed.is_some() {
+        work
+    } else {
+        std::env::temp_dir()
+    };
+    let dir = base.join(format!("multitask-kernel-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(WorkSlot { dir, _lock: None })
 }
@@ -282,13 +328,13 @@ mod tests {
     #[test]
     fn a_prelude_version_is_named_by_its_contents() {
         // SHA-256 itself fixes the name: no Rust release changes it.
-        let version = prelude_version(&[("src/lib.rs", "fn a() {}")]);
+        let version = version_of(&[("src/lib.rs", "fn a() {}")]);
         assert_eq!(version, "88a266f6d2183fbb");
-        assert_ne!(version, prelude_version(&[("src/lib.rs", "fn b() {}")]));
+        assert_ne!(version, version_of(&[("src/lib.rs", "fn b() {}")]));
         // Where one file ends and the next begins is part of the name.
         assert_ne!(
-            prelude_version(&[("a", "bc"), ("d", "")]),
-            prelude_version(&[("a", "b"), ("cd", "")])
+            version_of(&[("a", "bc"), ("d", "")]),
+            version_of(&[("a", "b"), ("cd", "")])
         );
     }
 

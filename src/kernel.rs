@@ -21,6 +21,7 @@ use crate::engine::evcxr::{EngineSetup, EvcxrEngine};
 use crate::engine::{Engine, Interrupter};
 use crate::ports::{CellOutput, Publisher};
 use crate::pump::OutputPump;
+use crate::seed::Seed;
 use crate::transport::{IopubQueue, Sockets, StdinQueue};
 
 /// Serves the kernel described by `connection_file` until a shutdown request.
@@ -30,9 +31,10 @@ pub fn run(connection_file: &Path) -> anyhow::Result<()> {
     let connection: ConnectionInfo = serde_json::from_str(&connection_text)
         .with_context(|| format!("parsing {}", connection_file.display()))?;
 
-    let slot = cache::claim_work_slot()?;
+    let seed = Seed::beside_this_binary();
+    let slot = cache::claim_work_slot(seed.as_ref())?;
     std::env::set_var("EVCXR_TMPDIR", &slot.dir);
-    let prelude = cache::prelude_dir()?;
+    let prelude = cache::prelude_dir(seed.as_ref())?;
 
     let sockets = Sockets::new(connection)?;
     let (iopub_queue, iopub_messages) = IopubQueue::channel();
@@ -96,17 +98,16 @@ fn exit_with_launcher(interrupter: Interrupter) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Compiles the prelude into a work slot, so that the first kernel after
-/// install starts fast; prints what it did.
-pub fn warm_up() -> anyhow::Result<()> {
-    let slot = cache::claim_work_slot()?;
-    std::env::set_var("EVCXR_TMPDIR", &slot.dir);
-    let prelude = cache::prelude_dir()?;
+/// Compiles the prelude in `prelude_dir` into the work directory `work_dir`
+/// by running one cell there (install builds its seed with it). Call it
+/// while the process has no other thread: it sets `EVCXR_TMPDIR`.
+pub fn warm_up(prelude_dir: &Path, work_dir: &Path) -> anyhow::Result<()> {
+    std::env::set_var("EVCXR_TMPDIR", work_dir);
     let (iopub_queue, messages) = IopubQueue::channel();
     let output: Arc<dyn CellOutput> = Arc::new(OutputPump::start(Arc::new(iopub_queue)));
     let mut engine = EvcxrEngine::start(EngineSetup {
-        prelude_dir: prelude.dir.clone(),
-        work_dir: slot.dir.clone(),
+        prelude_dir: prelude_dir.to_path_buf(),
+        work_dir: work_dir.to_path_buf(),
         output: Arc::clone(&output),
     });
     let outcome = engine.execute(CodeCell::parse("getpid();"), output, Box::new(|_| None));

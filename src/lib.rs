@@ -13,6 +13,7 @@ pub mod media;
 pub mod ports;
 pub mod pump;
 pub mod runtime;
+pub mod seed;
 pub mod syntax;
 pub mod transport;
 pub mod wire;

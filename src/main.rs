@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::bail;
-use multitask_kernel::{engine, install, kernel, runtime};
+use multitask_kernel::{engine, install, kernel, runtime, seed};
 
 const USAGE: &str = "multitask-kernel: a Jupyter kernel for Rust with real processes and threads
 
@@ -31,9 +31,9 @@ fn main() -> anyhow::Result<()> {
                 spec_dir.display()
             );
             if options.warm_up {
-                println!("Compiling the prelude once, so the first cell starts fast…");
-                kernel::warm_up()?;
-                println!("Ready.");
+                println!("Compiling the prelude once for every user of this kernelspec…");
+                let seed = seed::build(&spec_dir, kernel::warm_up)?;
+                println!("Ready: {}", seed.prelude_dir().display());
             }
             Ok(())
         }

@@ -1,0 +1,315 @@
+//! The seed: the prelude built once by `install`, beside the kernelspec,
+//! read-only, for every user of that install.
+//!
+//! Without it every user's first kernel downloads the prelude's dependencies
+//! from crates.io into their own `~/.cargo` and compiles them in their own
+//! cache (33 s for one learner with an empty home on this machine, ~50 s each
+//! for three at once). The seed (`<kernelspec>/seed-<prelude version>/`)
+//! holds what that build reads and what it produces, at paths that are the
+//! same for every user:
+//!
+//! - `prelude/`: the prelude's sources;
+//! - `vendor/`: its dependencies' sources (`cargo vendor`), so no user needs
+//!   the network or a registry of their own;
+//! - `.cargo/config.toml`: points crates.io at `vendor/` (cargo reads it from
+//!   the parent of `work/`, as evcxr owns `work/.cargo/config.toml`);
+//! - `work/`: an evcxr work directory with the prelude built in it;
+//! - `complete`: written last; a seed without it is ignored.
+//!
+//! A kernel run from such an install keeps its work slots apart from the
+//! others (`work/seed-<id>/slot-N` in the user's cache, beside a copy of the
+//! seed's cargo config) and copies `work/` into a slot it finds empty, file
+//! times kept: cargo then finds the dependencies and the prelude fresh,
+//! because every source path it checks is the seed's and every path inside
+//! the target directory is relative. A kernel never writes into the seed.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::Context as _;
+use sha2::{Digest, Sha256};
+
+use crate::cache;
+
+/// Written in a slot once the seed's work directory is copied into it.
+const PLANTED: &str = ".seed-planted";
+
+/// Written last in a seed: its build finished.
+const COMPLETE: &str = "complete";
+
+/// The cargo config that points crates.io at `vendor`.
+fn vendoring_config(vendor: &Path) -> String {
+    format!(
+        "# Written by multitask-kernel's install: the prelude's dependencies come\n\
+         # from the seed's vendor directory, never from the network.\n\
+         [source.crates-io]\n\
+         replace-with = \"seed-vendor\"\n\n\
+         [source.seed-vendor]\n\
+         directory = {:?}\n",
+        vendor.display().to_string()
+    )
+}
+
+/// A finished seed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seed {
+    dir: PathBuf,
+}
+
+impl Seed {
+    /// The seed for this kernel's prelude in `spec_dir`, if install built it.
+    pub fn in_spec_dir(spec_dir: &Path) -> Option<Seed> {
+        let dir = spec_dir.join(format!("seed-{}", cache::prelude_version()));
+        dir.join(COMPLETE).exists().then_some(Seed { dir })
+    }
+
+    /// The seed beside the running binary: a kernel started from an
+    /// installed kernelspec runs the binary copied into it.
+    pub fn beside_this_binary() -> Option<Seed> {
+        let binary = std::env::current_exe().ok()?;
+        Seed::in_spec_dir(binary.parent()?)
+    }
+
+    /// The prelude's sources, the path evcxr is given.
+    pub fn prelude_dir(&self) -> PathBuf {
+        self.dir.join("prelude")
+    }
+
+    /// Where this seed's work slots go under `work_root` (the user's
+    /// `…/multitask-kernel/work`): named by the seed's path, so two installs
+    /// never share slots. Writes the vendoring config there for cargo.
+    pub fn slots_dir(&self, work_root: &Path) -> anyhow::Result<PathBuf> {
+        let digest = Sha256::digest(self.dir.as_os_str().as_encoded_bytes());
+        let slots = work_root.join(format!("seed-{}", hex::encode(&digest[..8])));
+        let config_dir = slots.join(".cargo");
+        std::fs::create_dir_all(&config_dir)
+            .with_context(|| format!("creating {}", config_dir.display()))?;
+        let config = config_dir.join("config.toml");
+        let wanted = vendoring_config(&self.dir.join("vendor"));
+        if std::fs::read_to_string(&config).ok().as_deref() != Some(wanted.as_str()) {
+            write_atomically(&config, &wanted)?;
+        }
+        Ok(slots)
+    }
+
+    /// Copies the seed's built work directory into `slot` unless it was
+    /// copied there before. A slot holding anything else is emptied first.
+    pub fn plant(&self, slot: &Path) -> anyhow::Result<()> {
+        if slot.join(PLANTED).exists() {
+            return Ok(());
+        }
+        cache::WorkSlot::empty(slot);
+        copy_tree(&self.dir.join("work"), slot)
+            .with_context(|| format!("copying the prelude's build into {}", slot.display()))?;
+        std::fs::write(slot.join(PLANTED), self.dir.display().to_string())?;
+        Ok(())
+    }
+}
+
+/// Builds the seed for this kernel's prelude in `spec_dir`, unless it is
+/// there already, and removes the seeds of other versions. `build_prelude`
+/// compiles the prelude in a work directory (the kernel's warm-up).
+pub fn build(
+    spec_dir: &Path,
+    build_prelude: impl FnOnce(&Path, &Path) -> anyhow::Result<()>,
+) -> anyhow::Result<Seed> {
+    let name = format!("seed-{}", cache::prelude_version());
+    let dir = spec_dir.join(&name);
+    if !dir.join(COMPLETE).exists() {
+        // Built in place: the paths recorded in the build are the final ones.
+        // What a failed install left is started over.
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("removing the unfinished {}", dir.display()))?;
+        }
+        let prelude = dir.join("prelude");
+        cache::write_prelude_files(&prelude)?;
+        vendor(&prelude, &dir.join("vendor"))?;
+        write_atomically(
+            &dir.join(".cargo/config.toml"),
+            &vendoring_config(&dir.join("vendor")),
+        )?;
+        let work = dir.join("work");
+        std::fs::create_dir_all(&work)?;
+        build_prelude(&prelude, &work)?;
+        // rustc and cargo make some files for their owner only (incremental
+        // compilation's lock files): every user copies the whole build.
+        readable_by_all(&dir)?;
+        std::fs::write(dir.join(COMPLETE), "")?;
+    }
+    remove_other_seeds(spec_dir, &name);
+    Ok(Seed { dir })
+}
+
+/// Copies the sources of `prelude`'s dependencies into `vendor`.
+fn vendor(prelude: &Path, vendor: &Path) -> anyhow::Result<()> {
+    let output = std::process::Command::new("cargo")
+        .arg("vendor")
+        .arg("--quiet")
+        .arg("--manifest-path")
+        .arg(prelude.join("Cargo.toml"))
+        .arg(vendor)
+        .stdout(std::process::Stdio::null())
+        .output()
+        .context("running `cargo vendor` (is cargo on the PATH?)")?;
+    anyhow::ensure!(
+        output.status.success(),
+        "`cargo vendor` failed: {}",
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    Ok(())
+}
+
+/// Removes `seed-*` directories in `spec_dir` other than `keep`: an older
+/// kernel's seed, replaced by this install.
+fn remove_other_seeds(spec_dir: &Path, keep: &str) {
+    let Ok(entries) = std::fs::read_dir(spec_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("seed-") && name != keep {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Writes `contents` to `path` through a file beside it and a rename, so a
+/// reader sees the old or the new file, never half of one.
+fn write_atomically(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let parent = path.parent().context("a file has a parent")?;
+    std::fs::create_dir_all(parent)?;
+    let staging = parent.join(format!(".staging-{}", std::process::id()));
+    std::fs::write(&staging, contents)?;
+    std::fs::rename(&staging, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Adds read permission for everyone to every file under `dir`, and search
+/// permission to every directory; no write permission is added.
+fn readable_by_all(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_symlink() {
+            continue;
+        }
+        let wanted = if kind.is_dir() { 0o555 } else { 0o444 };
+        let mut permissions = entry.metadata()?.permissions();
+        permissions.set_mode(permissions.mode() | wanted);
+        std::fs::set_permissions(entry.path(), permissions)?;
+        if kind.is_dir() {
+            readable_by_all(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies the tree `from` into the existing directory `to`, keeping each
+/// file's modification time (cargo judges freshness by it) and copying
+/// symbolic links as links.
+fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let source = entry.path();
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            std::fs::create_dir_all(&target)?;
+            copy_tree(&source, &target)?;
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&source)?, &target)?;
+        } else {
+            std::fs::copy(&source, &target)
+                .with_context(|| format!("copying {}", source.display()))?;
+            let modified: SystemTime = entry.metadata()?.modified()?;
+            // The owner may set a file's times through a descriptor opened
+            // only for reading (the copy of a read-only file is read-only).
+            std::fs::File::open(&target)?.set_modified(modified)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_planted_slot_keeps_the_seeds_file_times_and_is_planted_once() {
+        let seed_dir = tempfile::tempdir().expect("a temporary directory");
+        let work = seed_dir.path().join("work/target/debug");
+        std::fs::create_dir_all(&work).expect("a directory");
+        let artifact = work.join("libdep.rlib");
+        std::fs::write(&artifact, "built").expect("a file");
+        let long_ago = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(&artifact)
+            .and_then(|file| file.set_modified(long_ago))
+            .expect("a time");
+        std::os::unix::fs::symlink("libdep.rlib", work.join("liblink.rlib")).expect("a link");
+        let seed = Seed {
+            dir: seed_dir.path().to_path_buf(),
+        };
+
+        let slot = tempfile::tempdir().expect("a temporary directory");
+        std::fs::write(slot.path().join("stale"), "from an unseeded build").expect("a file");
+        seed.plant(slot.path()).expect("planted");
+        let copied = slot.path().join("target/debug/libdep.rlib");
+        assert_eq!(std::fs::read_to_string(&copied).expect("copied"), "built");
+        let copied_time = std::fs::metadata(&copied).and_then(|m| m.modified());
+        assert_eq!(copied_time.expect("a time"), long_ago);
+        let link = std::fs::read_link(slot.path().join("target/debug/liblink.rlib"));
+        assert_eq!(link.expect("a link"), PathBuf::from("libdep.rlib"));
+        assert!(
+            !slot.path().join("stale").exists(),
+            "the slot was emptied first"
+        );
+
+        // The kernel's own builds in the slot are kept on the next start.
+        std::fs::write(&copied, "rebuilt by the kernel").expect("a file");
+        seed.plant(slot.path()).expect("planted");
+        assert_eq!(
+            std::fs::read_to_string(&copied).expect("kept"),
+            "rebuilt by the kernel"
+        );
+    }
+
+    #[test]
+    fn slots_of_two_seeds_are_apart_and_point_cargo_at_their_vendor() {
+        let root = tempfile::tempdir().expect("a temporary directory");
+        let one = Seed {
+            dir: PathBuf::from("/opt/one/seed-x"),
+        };
+        let other = Seed {
+            dir: PathBuf::from("/opt/other/seed-x"),
+        };
+        let one_slots = one.slots_dir(root.path()).expect("slots");
+        assert_ne!(one_slots, other.slots_dir(root.path()).expect("slots"));
+        let config = std::fs::read_to_string(one_slots.join(".cargo/config.toml"));
+        let config = config.expect("a config");
+        assert!(
+            config.contains("replace-with = \"seed-vendor\""),
+            "{config}"
+        );
+        assert!(
+            config.contains("directory = \"/opt/one/seed-x/vendor\""),
+            "{config}"
+        );
+    }
+
+    #[test]
+    fn a_seed_is_found_only_when_complete() {
+        let spec = tempfile::tempdir().expect("a temporary directory");
+        let dir = spec
+            .path()
+            .join(format!("seed-{}", cache::prelude_version()));
+        std::fs::create_dir_all(&dir).expect("a directory");
+        assert_eq!(Seed::in_spec_dir(spec.path()), None);
+        std::fs::write(dir.join(COMPLETE), "").expect("a file");
+        assert_eq!(Seed::in_spec_dir(spec.path()), Some(Seed { dir }));
+    }
+}

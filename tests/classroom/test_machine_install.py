@@ -1,0 +1,198 @@
+"""A machine-wide install serves learners who are not root, at once.
+
+The kernel is installed once (`install --prefix`, as root), which builds its
+seed: the prelude compiled beside the kernelspec, read-only. Then two new
+users with empty homes each start the installed kernel, as Jupyter starts it
+(the kernelspec's argv, a connection file), at the same moment, and run a
+cell that uses the prelude. Each must get its output with nothing compiled
+but the cell (no "Compiling serde" from their kernel), nothing downloaded
+into their home, and the seed unchanged.
+
+Needs root (it creates users); `scripts/test` runs it as root, as CI does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from jupyter_client import BlockingKernelClient
+from jupyter_client.connect import write_connection_file
+
+KERNEL_BIN = Path(
+    os.environ.get(
+        "MULTITASK_KERNEL_BIN",
+        Path.home() / ".cache/multitask-kernel/target/release/multitask-kernel",
+    )
+)
+LEARNERS = 2
+CELL = 'println!("pid {} of {}", getpid(), mp::current_process());'
+
+
+def toolchain_dirs() -> list[Path]:
+    """The directories holding the cargo and rustc that learners must run."""
+    cargo = shutil.which("cargo")
+    assert cargo, "cargo is not on the PATH"
+    sysroot = subprocess.run(
+        ["rustc", "--print", "sysroot"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    rustup_home = os.environ.get("RUSTUP_HOME", str(Path.home() / ".rustup"))
+    return [Path(cargo).resolve().parent, Path(cargo).parent, Path(sysroot), Path(rustup_home)]
+
+
+class OpenPath:
+    """Lets other users reach `dirs`: adds the search bit (o+x, not read) to
+    each of them and their ancestors that lacks it, and puts the modes back
+    afterwards. A machine-wide toolchain (under /usr/local, say) needs none of
+    this; rustup's default one, under root's home, does."""
+
+    def __init__(self, dirs: list[Path]):
+        self.changed: dict[Path, int] = {}
+        for directory in dirs:
+            for ancestor in [directory, *directory.parents]:
+                mode = ancestor.stat().st_mode
+                if not mode & stat.S_IXOTH:
+                    self.changed.setdefault(ancestor, mode)
+                    ancestor.chmod(mode | stat.S_IXOTH)
+
+    def close(self) -> None:
+        for directory, mode in self.changed.items():
+            directory.chmod(stat.S_IMODE(mode))
+
+
+def snapshot(tree: Path) -> dict[str, tuple[int, int]]:
+    """Every file's size and modification time under `tree`."""
+    files = {}
+    for path in tree.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            info = path.stat()
+            files[str(path.relative_to(tree))] = (info.st_size, info.st_mtime_ns)
+    return files
+
+
+@pytest.fixture(scope="module")
+def machine_install():
+    assert os.geteuid() == 0, "this test creates users: run it as root (scripts/test does)"
+    assert KERNEL_BIN.exists(), f"no kernel binary at {KERNEL_BIN}"
+    base = Path(tempfile.mkdtemp(prefix="multitask-classroom-"))
+    base.chmod(0o755)
+    prefix = base / "prefix"
+    subprocess.run([str(KERNEL_BIN), "install", "--prefix", str(prefix)], check=True)
+    spec = prefix / "share/jupyter/kernels/multitask"
+    opened = OpenPath(toolchain_dirs())
+    names = [f"mk-learner-{uuid.uuid4().hex[:8]}" for _ in range(LEARNERS)]
+    try:
+        for name in names:
+            home = base / name
+            subprocess.run(["useradd", "--create-home", "--home-dir", str(home), name], check=True)
+        yield spec, base, names
+    finally:
+        for name in names:
+            subprocess.run(["pkill", "-KILL", "-u", name], check=False)
+            subprocess.run(["userdel", name], check=False)
+        opened.close()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def start_kernel_as(name: str, spec: Path, base: Path):
+    """Starts the installed kernel as user `name`, as Jupyter would (the
+    kernelspec's argv with a connection file), with a login-like environment."""
+    home = Path(pwd.getpwnam(name).pw_dir)
+    connection_file = base / f"{name}.json"
+    write_connection_file(str(connection_file), ip="127.0.0.1", key=uuid.uuid4().hex.encode())
+    shutil.chown(connection_file, user=name)
+    argv = [
+        arg.replace("{connection_file}", str(connection_file))
+        for arg in json.loads((spec / "kernel.json").read_text())["argv"]
+    ]
+    environment = {
+        "HOME": str(home),
+        "USER": name,
+        "PATH": os.pathsep.join(
+            [str(toolchain_dirs()[1]), "/usr/local/bin", "/usr/bin", "/bin"]
+        ),
+        "RUSTUP_HOME": os.environ.get("RUSTUP_HOME", str(Path.home() / ".rustup")),
+        "LANG": "C.UTF-8",
+    }
+    log = open(base / f"{name}.stderr", "w+")
+    kernel = subprocess.Popen(
+        ["runuser", "-u", name, "--", "env", "-i", *[f"{k}={v}" for k, v in environment.items()], *argv],
+        cwd=home,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    client = BlockingKernelClient(connection_file=str(connection_file))
+    client.load_connection_file()
+    client.start_channels()
+    return kernel, client, log
+
+
+def run_first_cell(name: str, spec: Path, base: Path, results: dict) -> None:
+    started = time.monotonic()
+    kernel, client, log = start_kernel_as(name, spec, base)
+    try:
+        client.wait_for_ready(timeout=120)
+        printed = []
+        reply = client.execute_interactive(
+            CELL,
+            timeout=300,
+            output_hook=lambda m: m["msg_type"] == "stream" and printed.append(m["content"]["text"]),
+        )
+        results[name] = {
+            "status": reply["content"]["status"],
+            "output": "".join(printed),
+            "seconds": time.monotonic() - started,
+        }
+    finally:
+        client.shutdown()
+        client.stop_channels()
+        try:
+            kernel.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            kernel.kill()
+        log.seek(0)
+        results.setdefault(name, {})["stderr"] = log.read()
+        log.close()
+
+
+def test_learners_start_at_once_from_the_read_only_seed(machine_install):
+    spec, base, names = machine_install
+    seeds = list(spec.glob("seed-*"))
+    assert len(seeds) == 1, seeds
+    seed = seeds[0]
+    before = snapshot(seed)
+
+    results: dict = {}
+    threads = [threading.Thread(target=run_first_cell, args=(n, spec, base, results)) for n in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    for name in names:
+        result = results[name]
+        print(f"{name}: first cell done {result.get('seconds', float('nan')):.1f} s after launch")
+        assert result.get("status") == "ok", result
+        assert result["output"].startswith("pid "), result
+        # Built from the seed: the learner's kernel compiled only the cell.
+        assert "Compiling serde" not in result["stderr"], result["stderr"][-2000:]
+        assert "Compiling multitask" not in result["stderr"], result["stderr"][-2000:]
+        home = Path(pwd.getpwnam(name).pw_dir)
+        downloaded = home / ".cargo/registry/cache"
+        assert not any(downloaded.rglob("serde*.crate")), "the prelude's crates were downloaded"
+        assert (home / ".cache/multitask-kernel/work").is_dir(), "the work slot is the learner's own"
+    assert snapshot(seed) == before, "a learner's kernel wrote into the seed"
+    writable = subprocess.run(
+        ["runuser", "-u", names[0], "--", "test", "-w", str(seed / "work")], check=False
+    )
+    assert writable.returncode != 0, "learners can write into the seed"
