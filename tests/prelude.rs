@@ -359,3 +359,50 @@ fn programs_a_cell_starts_inherit_none_of_the_kernels_internals() {
         );
     }
 }
+
+#[test]
+fn asyncio_gathers_100_coroutine_sleeps_into_100_results() {
+    let kernel = shared(&KERNEL);
+    let out = kernel.run_ok(
+        "let started = std::time::Instant::now();
+         let results = asyncio::run(asyncio::gather((0..100).map(|i| async move {
+             asyncio::sleep(0.3).await;
+             println!(\"coroutine {i} woke\");
+             i
+         })));
+         assert_eq!(results, (0..100).collect::<Vec<u32>>());
+         println!(\"results={} under_10s={}\", results.len(), started.elapsed().as_secs() < 10);",
+    );
+    let text = out.stream_text("stdout");
+    assert!(text.contains("results=100 under_10s=true"), "{text}");
+    assert!(text.contains("coroutine 99 woke"), "{text}");
+    let failed = kernel.execute(
+        "asyncio::run(async {
+             drop(asyncio::create_task(async { panic!(\"task trouble\") }));
+             asyncio::sleep(30.0).await;
+         });",
+    );
+    let errors = failed.errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].1.contains("task trouble"), "{errors:?}");
+}
+
+#[test]
+fn an_interrupt_during_asyncio_run_is_a_keyboard_interrupt_and_keeps_the_session() {
+    let kernel = shared(&KERNEL);
+    kernel.run_ok("let kept_by_asyncio = 12;");
+    let running = kernel.send(
+        &kernel.shell,
+        execute_request(
+            "println!(\"loop=1\");
+             asyncio::run(async { loop { asyncio::sleep(0.1).await; } });",
+        ),
+    );
+    wait_for_number(&kernel, &running, "loop");
+    std::thread::sleep(Duration::from_millis(300));
+    let (ename, _, took) = kernel.interrupt_cell(&running);
+    assert_eq!(ename, "KeyboardInterrupt");
+    took.assert_under(Duration::from_secs(1), "the interrupt");
+    let after = kernel.run_ok("println!(\"again={}\", asyncio::run(async { kept_by_asyncio }));");
+    assert!(after.stream_text("stdout").contains("again=12"));
+}

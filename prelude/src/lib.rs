@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+pub mod asyncio;
 pub mod check;
 pub mod display;
 mod error;

@@ -5,8 +5,8 @@
 //! named import shadows std's; left out here, a glob import alone still compiles.
 
 pub use crate::{
-    check, clear_output, ctime, display, getpid, getppid, input, mp, pool, queue, randint, random,
-    sleep, threading, Error, KeyboardInterrupt,
+    asyncio, check, clear_output, ctime, display, getpid, getppid, input, mp, pool, queue, randint,
+    random, sleep, threading, Error, KeyboardInterrupt,
 };
 /// The derives for a learner's own message types; with no `serde` dependency
 /// in the cell, add `#[serde(crate = "multitask::serde")]` under the derive.

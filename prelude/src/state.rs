@@ -110,6 +110,10 @@ pub(crate) struct State {
     pub(crate) check_sightings: AtomicPtr<Queue<Sighting>>,
     /// When the running check started (monotonic nanoseconds).
     pub(crate) check_started: AtomicU64,
+    /// The running `asyncio` event loops: (thread ident, the loop's address).
+    /// Here, not in a `thread_local!`, so every cell's copy finds the loop, and
+    /// a forked child (whose state is new) never sees its parent's.
+    pub(crate) event_loops: Mutex<Vec<(u64, usize)>>,
 }
 
 impl State {
@@ -139,6 +143,7 @@ impl State {
             recorder: AtomicPtr::new(std::ptr::null_mut()),
             check_sightings: AtomicPtr::new(std::ptr::null_mut()),
             check_started: AtomicU64::new(0),
+            event_loops: Mutex::new(Vec::new()),
         }
     }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::mp::fork::{fork_child, ChildSetup};
 use crate::state::{ProcessIdentity, Role};
 
+mod asyncio;
 mod checks;
 mod processes;
 mod runtime;
