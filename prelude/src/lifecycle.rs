@@ -33,6 +33,8 @@ pub(crate) fn end_cell() {
         // Interrupted while waiting: the interrupt was reported on the way out.
         abort_main(state);
     }
+    // After the children ended, so the bars show their last counts.
+    crate::display::draw_at_cell_end(state);
     flush_standard_streams();
     if let Some(end_began) = recording {
         crate::timeline::finish(state, end_began);

@@ -12,6 +12,7 @@ use crate::state::{ProcessIdentity, Role};
 
 mod checks;
 mod processes;
+mod progress;
 mod runtime;
 mod threads;
 

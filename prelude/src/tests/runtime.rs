@@ -123,7 +123,7 @@ fn nap(seconds: u64) -> u64 {
 }
 
 /// Sets the kernel's interrupt flag after `delay`, as its SIGINT handler would.
-fn interrupt_after(delay: Duration) {
+pub(super) fn interrupt_after(delay: Duration) {
     std::thread::spawn(move || {
         std::thread::sleep(delay);
         host().interrupted.store(true, Ordering::SeqCst);
