@@ -82,7 +82,7 @@ pub(super) fn html(snapshot: &Snapshot<'_>) -> String {
     if !snapshot.description.is_empty() {
         let _ = write!(
             html,
-            "<span>{}</span>",
+            "<span style=\"min-width:7em\">{}</span>",
             crate::timeline::escape(snapshot.description)
         );
     }
@@ -182,7 +182,7 @@ mod tests {
     #[test]
     fn the_html_form_escapes_the_description_and_colours_the_state() {
         let running = html(&snapshot(37, 100, Status::Running));
-        assert!(running.contains("<span>数&lt;质数&gt;</span>"), "{running}");
+        assert!(running.contains(">数&lt;质数&gt;</span>"), "{running}");
         assert!(running.contains("width:37.0%"), "{running}");
         assert!(
             running.contains(" 37% 37/100 [00:03, 12.3 it/s]"),
