@@ -4,7 +4,7 @@ use std::sync::{Mutex, OnceLock};
 
 use jupyter_protocol::{JupyterMessageContent, ReplyStatus};
 
-use crate::kernel::harness::{execute_request, shared, Kernel};
+use crate::kernel::harness::{execute_request, shared, Exchange, Kernel};
 
 static KERNEL: OnceLock<Mutex<Kernel>> = OnceLock::new();
 
@@ -125,26 +125,13 @@ fn a_display_is_updated_in_place_from_threads_and_processes() {
            shown"#,
     );
     // (display id, kind, html or markdown) of each display message, in order.
-    let displays: Vec<(String, String, String)> = exchange
-        .outputs()
+    let displays: Vec<(String, String, String)> = displays(&exchange)
         .into_iter()
-        .filter_map(|message| {
-            let (kind, data, transient) = match &message.content {
-                JupyterMessageContent::DisplayData(display) => {
-                    ("display_data", &display.data, display.transient.as_ref())
-                }
-                JupyterMessageContent::UpdateDisplayData(update) => {
-                    ("update_display_data", &update.data, Some(&update.transient))
-                }
-                _ => return None,
-            };
-            let data = serde_json::to_value(data).ok()?;
+        .filter_map(|(id, kind, data)| {
             let shown = data["text/html"]
                 .as_str()
-                .or(data["text/markdown"].as_str())?
-                .to_owned();
-            let id = transient?.display_id.clone()?;
-            Some((id, kind.to_owned(), shown))
+                .or(data["text/markdown"].as_str())?;
+            Some((id, kind.to_owned(), shown.to_owned()))
         })
         .collect();
     let id = &displays[0].0;
@@ -181,6 +168,70 @@ fn a_display_is_updated_in_place_from_threads_and_processes() {
     assert_eq!(clear, Some(true));
     // A handle as the cell's value shows nothing more.
     assert_eq!(exchange.result_text(), None);
+}
+
+/// (display id, `display_data` or `update_display_data`, MIME bundle) of
+/// each display message, in order.
+fn displays(exchange: &Exchange) -> Vec<(String, &'static str, serde_json::Value)> {
+    exchange
+        .outputs()
+        .into_iter()
+        .filter_map(|message| {
+            let (kind, data, transient) = match &message.content {
+                JupyterMessageContent::DisplayData(display) => {
+                    ("display_data", &display.data, display.transient.as_ref())
+                }
+                JupyterMessageContent::UpdateDisplayData(update) => {
+                    ("update_display_data", &update.data, Some(&update.transient))
+                }
+                _ => return None,
+            };
+            let id = transient?.display_id.clone()?;
+            Some((id, kind, serde_json::to_value(data).ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn progress_from_three_pool_workers_ends_at_its_total() {
+    let kernel = shared(&KERNEL);
+    kernel.run_ok(
+        "fn progress_task((bar, n): (display::Progress, u64)) -> u64 {
+             for _ in 0..n { bar.inc(1); sleep(0.002); }
+             n
+         }",
+    );
+    let exchange = kernel.run_ok(
+        r#"{
+               let pool = mp::Pool::new(3);
+               let bar = display::progress(300, "pool");
+               let jobs: Vec<_> = (0..3).map(|_| (bar.clone(), 100)).collect();
+               let done: u64 = pool.map(progress_task, jobs).iter().sum();
+               pool.close();
+               pool.join();
+               println!("done {done}");
+           };"#,
+    );
+    assert_eq!(exchange.stream_text("stdout"), "done 300\n");
+    let displays = displays(&exchange);
+    let (id, kind, first) = &displays[0];
+    assert_eq!(*kind, "display_data");
+    assert!(first["text/plain"]
+        .as_str()
+        .is_some_and(|text| text.contains("| 0/300 [")));
+    let (_, kind, last) = displays
+        .iter()
+        .rev()
+        .find(|(shown, _, _)| shown == id)
+        .expect("the bar's last drawing");
+    assert_eq!(*kind, "update_display_data");
+    let text = last["text/plain"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with("pool: 100%|") && text.contains("| 300/300 ["),
+        "{text}"
+    );
+    let html = last["text/html"].as_str().unwrap_or_default();
+    assert!(html.contains("100% 300/300"), "{html}");
 }
 
 #[test]

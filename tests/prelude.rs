@@ -339,6 +339,8 @@ fn every_name_of_the_contract_works_in_a_cell() {
             workers.close(); workers.join();
             display::html(\"<b>html</b>\"); display::svg(\"<svg xmlns='http://www.w3.org/2000/svg'/>\");
             display::markdown(\"*md*\"); clear_output();
+            let bar = display::progress(3, \"bar\"); bar.inc(1); bar.set(3); bar.close();
+            assert_eq!((bar.n(), bar.total()), (3, 3));
          };",
     );
 }

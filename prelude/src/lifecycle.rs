@@ -4,7 +4,8 @@
 //! exit handler (`_exit_function`) ends the pools and terminates the daemon
 //! processes, and only then joins the other child processes; daemon threads
 //! are abandoned. After an interrupt nothing is waited for: processes are
-//! killed, threads abandoned.
+//! killed, threads abandoned. Then, in the runtime, the progress bars the
+//! cell used are drawn as they ended (`display::draw_at_cell_end`).
 
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -33,6 +34,8 @@ pub(crate) fn end_cell() {
         // Interrupted while waiting: the interrupt was reported on the way out.
         abort_main(state);
     }
+    // After the children ended, so the bars show their last counts.
+    crate::display::draw_at_cell_end(state);
     flush_standard_streams();
     if let Some(end_began) = recording {
         crate::timeline::finish(state, end_began);

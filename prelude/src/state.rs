@@ -81,6 +81,8 @@ pub(crate) struct State {
     pub(crate) dummy_threads: Mutex<Vec<(u64, String)>>,
     /// How many running threads are abandoned; zero lets `println!` skip a lookup.
     pub(crate) abandoned_threads: AtomicUsize,
+    /// Progress bars the running cell used, drawn at its end (runtime only).
+    pub(crate) progress_bars: Mutex<Vec<Arc<crate::display::Bar>>>,
     /// Pools to end with the cell.
     pub(crate) resources: Mutex<Vec<Arc<dyn CellResource>>>,
     /// Live processes counted against [`State::process_limit`].
@@ -130,6 +132,7 @@ impl State {
             threads: Mutex::new(Vec::new()),
             dummy_threads: Mutex::new(Vec::new()),
             abandoned_threads: AtomicUsize::new(0),
+            progress_bars: Mutex::new(Vec::new()),
             resources: Mutex::new(Vec::new()),
             live_processes: AtomicUsize::new(0),
             process_limit,

@@ -13,6 +13,7 @@ use crate::state::{ProcessIdentity, Role};
 mod asyncio;
 mod checks;
 mod processes;
+mod progress;
 mod runtime;
 mod threads;
 

@@ -145,6 +145,8 @@ pub(crate) enum MemoryKind {
     PoolWorkers,
     /// The `:timeline` recording.
     Timeline,
+    /// A [`Progress`](crate::display::Progress) bar's count.
+    Progress,
 }
 
 impl MemoryKind {
@@ -154,6 +156,7 @@ impl MemoryKind {
             MemoryKind::Value => c"multitask-value",
             MemoryKind::PoolWorkers => c"multitask-pool-workers",
             MemoryKind::Timeline => c"multitask-timeline",
+            MemoryKind::Progress => c"multitask-progress",
         }
     }
 }
@@ -199,6 +202,24 @@ pub(crate) unsafe fn lock_shared_mutex(mutex: *mut libc::pthread_mutex_t) -> Loc
         panic!("a shared lock is broken (a process died while holding it): error {result}");
     } else {
         Locked::Cleanly
+    }
+}
+
+/// Locks a mutex made by [`init_shared_mutex`] if nobody holds it now
+/// (`None` if somebody does); a lock whose holder died is taken over.
+///
+/// # Safety
+/// `mutex` must have been initialised by [`init_shared_mutex`].
+pub(crate) unsafe fn try_lock_shared_mutex(mutex: *mut libc::pthread_mutex_t) -> Option<Locked> {
+    // SAFETY: per the function's contract.
+    match unsafe { libc::pthread_mutex_trylock(mutex) } {
+        0 => Some(Locked::Cleanly),
+        libc::EOWNERDEAD => {
+            // SAFETY: we own the lock now; the caller checks what it guards.
+            unsafe { libc::pthread_mutex_consistent(mutex) };
+            Some(Locked::FromTheDead)
+        }
+        _ => None,
     }
 }
 

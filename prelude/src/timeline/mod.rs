@@ -38,6 +38,7 @@ pub(crate) use lanes::{
     child_reaped, child_view, process_ended, process_forked, process_forking, thread_ended,
     thread_never_ran, thread_starting, ThreadLane,
 };
+pub(crate) use marks::escape;
 pub(crate) use probe::{probe, recording};
 pub(crate) use recorder::{now, Recorder, Ticket};
 pub(crate) use thinning::{blocking, exact, frequent, noted_again, Thinning, Watch};

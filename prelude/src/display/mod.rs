@@ -2,11 +2,19 @@
 //! [`Event`] line on stdout, which the kernel turns into `display_data`.
 //! Every display gets an id, and the [`DisplayHandle`] it returns replaces
 //! it in place (`update_display_data`), from any thread or process.
+//! [`progress`] shows a live progress bar (`progress_bar` counts and decides
+//! when to redraw, `progress_view` draws).
+
+mod progress_bar;
+mod progress_view;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::host::Event;
 use crate::output::{write_text, Stream};
+
+pub(crate) use progress_bar::{draw_at_cell_end, Bar};
+pub use progress_bar::{progress, Progress};
 
 /// A display in the notebook that can be replaced in place, like the handle
 /// IPython's `display(..., display_id=True)` returns.
@@ -40,10 +48,15 @@ impl DisplayHandle {
     }
 
     fn send(&self, mime: &str, content: &str, update: bool) {
+        self.send_data(mime, content, content, update);
+    }
+
+    /// Shows `content` as `mime`, with `plain` for frontends that show only text.
+    fn send_data(&self, mime: &str, content: &str, plain: &str, update: bool) {
         send_event(&Event::Display {
             data: vec![
                 (mime.to_string(), content.to_string()),
-                ("text/plain".to_string(), content.to_string()),
+                ("text/plain".to_string(), plain.to_string()),
             ],
             display_id: Some(self.display_id.clone()),
             update,
