@@ -11,6 +11,7 @@ use crate::mp::fork::{fork_child, ChildSetup};
 use crate::state::{ProcessIdentity, Role};
 
 mod checks;
+mod handing;
 mod processes;
 mod runtime;
 mod threads;
