@@ -186,6 +186,8 @@ fn listen() -> io::Result<(String, UnixListener)> {
 fn serve(state: &'static State, listener: UnixListener) {
     loop {
         let Ok((connection, _)) = listener.accept() else {
+            // Out of descriptors, most likely: try again soon rather than spin.
+            std::thread::sleep(Duration::from_millis(10));
             continue;
         };
         state.fd_shares.lock().serving = Some(connection.as_raw_fd());
