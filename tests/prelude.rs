@@ -101,6 +101,37 @@ fn a_pool_of_three_runs_ten_tasks_on_at_most_three_reused_processes() {
 }
 
 #[test]
+fn a_connection_accepted_in_the_cell_is_answered_by_a_pool_worker() {
+    let kernel = shared(&KERNEL);
+    let out = kernel
+        .run_ok(
+            "use std::io::{Read, Write};
+             use std::net::{TcpListener, TcpStream};
+             fn answer(mp::Handed(mut conn): mp::Handed<TcpStream>) -> u32 {
+                 writeln!(conn, \"worker pid={}\", getpid()).unwrap();
+                 getpid()
+             }
+             { let pool = mp::Pool::new(2);
+               let listener = TcpListener::bind(\"127.0.0.1:0\").unwrap();
+               let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+               client.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+               let (conn, _) = listener.accept().unwrap();
+               let served = pool.apply_async(answer, mp::Handed(conn));
+               let mut reply = String::new();
+               client.read_to_string(&mut reply).unwrap();
+               print!(\"{reply}\");
+               let pid = served.get().unwrap();
+               println!(\"task pid={pid} in_pool={} cell pid={}\", pool.pids().contains(&pid), getpid());
+               pool.close(); pool.join(); };",
+        )
+        .stream_text("stdout");
+    let worker = number_after(&out, "worker pid");
+    assert_eq!(worker, number_after(&out, "task pid"), "{out}");
+    assert_ne!(worker, number_after(&out, "cell pid"), "{out}");
+    assert!(out.contains("in_pool=true"), "{out}");
+}
+
+#[test]
 fn a_daemon_process_ends_with_its_cell_and_prints_nothing_later() {
     let kernel = shared(&KERNEL);
     let first = kernel.run_ok(

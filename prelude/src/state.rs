@@ -16,6 +16,7 @@ use crate::host::{host, Event};
 use crate::mp::feeder::Feeder;
 use crate::mp::fork::ForkRequest;
 use crate::mp::process::ProcessShared;
+use crate::mp::sharer::Shares;
 use crate::mp::Queue;
 use crate::threading::os_threads::IdleThread;
 use crate::threading::ThreadShared;
@@ -96,6 +97,8 @@ pub(crate) struct State {
     pub(crate) main_ident: AtomicU64,
     /// This process's queue feeders (see `mp::feeder`).
     pub(crate) feeders: Mutex<Vec<Arc<Feeder>>>,
+    /// Files and sockets this process handed and not yet given (see `mp::sharer`).
+    pub(crate) fd_shares: Mutex<Shares>,
     /// Why the last serde impl of ours refused, by thread ident: postcard
     /// keeps no custom error messages, so `mp::encode`/`decode` fetch it here.
     pub(crate) serde_refusal: Mutex<Option<(u64, String)>>,
@@ -140,6 +143,7 @@ impl State {
             random_state: AtomicU64::new(fresh_seed()),
             main_ident: AtomicU64::new(0),
             feeders: Mutex::new(Vec::new()),
+            fd_shares: Mutex::new(Shares::default()),
             serde_refusal: Mutex::new(None),
             interrupt_reported_cell: AtomicU64::new(0),
             pending_panic: Mutex::new(None),

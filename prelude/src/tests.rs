@@ -12,6 +12,7 @@ use crate::state::{ProcessIdentity, Role};
 
 mod asyncio;
 mod checks;
+mod handing;
 mod processes;
 mod progress;
 mod runtime;

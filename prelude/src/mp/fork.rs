@@ -4,7 +4,9 @@
 //! `/dev/null` (fd 0 is evcxr's command pipe); the child dies with its parent
 //! (`PR_SET_PDEATHSIG`, then a check that its parent is still the process
 //! that forked it); it gets a fresh prelude state (new locks, registries,
-//! random seed); it ends with `_exit`, never by returning into the runtime.
+//! random seed); it closes its copies of descriptors waiting in the
+//! descriptor sharer (whose lock is also held across `fork`, see `sharer.rs`);
+//! it ends with `_exit`, never by returning into the runtime.
 //! `PR_SET_PDEATHSIG` fires when the forking THREAD exits, so threads other
 //! than the main one fork through one long-lived spawner thread.
 //!
@@ -83,13 +85,16 @@ fn fork_here(setup: ChildSetup) -> io::Result<u32> {
     let mut stdout = io::stdout().lock();
     let _ = stdout.flush();
     let stderr = io::stderr().lock();
+    let shares = crate::mp::sharer::hold_for_fork();
     // SAFETY: the child only runs `run_child`, which never returns.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
+        shares.close_in_child();
         drop(stderr);
         drop(stdout);
         run_child(setup, parent_pid, lane);
     }
+    drop(shares);
     drop(stderr);
     drop(stdout);
     crate::timeline::process_forked(lane, u32::try_from(pid).ok());

@@ -2,17 +2,21 @@
 //! ways they talk — [`Queue`], [`Pipe`], shared [`Value`]s, a [`Pool`] of
 //! reused workers and a [`Manager`] whose queues can be handed to pool tasks.
 //! Values crossing a process boundary are encoded with `postcard`, so they
-//! must implement [`Message`] (serde's `Serialize` + `Deserialize`).
+//! must implement [`Message`] (serde's `Serialize` + `Deserialize`); files
+//! and sockets travel as [`Handed`] (their descriptor is passed with
+//! `SCM_RIGHTS`, see `sharer.rs`).
 
 pub(crate) mod code;
 pub(crate) mod feeder;
 pub(crate) mod fork;
+mod handed;
 mod manager;
 mod pipe;
 pub(crate) mod process;
 mod process_pool;
 mod process_queue;
 pub(crate) mod ring;
+pub(crate) mod sharer;
 pub(crate) mod shm;
 mod value;
 mod worker;
@@ -21,6 +25,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use crate::pool::AsyncResult;
+pub use handed::Handed;
 pub use manager::{Manager, QueueProxy};
 pub use pipe::{Connection, Pipe};
 pub use process::{active_children, current_process, CurrentProcess, Process};
@@ -35,7 +40,8 @@ pub use value::{SharedPlain, Value, ValueGuard};
     label = "this value would have to cross a process boundary",
     note = "values sent between processes are encoded as bytes: use numbers, strings, Vec, tuples, \
             or a type with #[derive(serde::Serialize, serde::Deserialize)]; references, Rc, \
-            closures and thread handles cannot travel"
+            closures and thread handles cannot travel; a file or socket (File, TcpStream, \
+            TcpListener, UdpSocket) travels wrapped: mp::Handed(conn)"
 )]
 pub trait Message: Serialize + DeserializeOwned + Send + 'static {}
 

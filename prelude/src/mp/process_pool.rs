@@ -106,7 +106,11 @@ impl Pool {
         function: fn(A) -> R,
         argument: A,
     ) -> AsyncResult<R> {
-        let argument = encode(&argument).unwrap_or_else(|error| panic!("{error}"));
+        let encoded = encode(&argument);
+        // Now, not at the end of this call: a re-fork below must not copy a
+        // handed file or socket into the new workers (see `mp::Handed`).
+        drop(argument);
+        let argument = encoded.unwrap_or_else(|error| panic!("{error}"));
         let trampoline = run_task::<A, R> as Trampoline as usize;
         let function = function as usize;
         let task = loop {
