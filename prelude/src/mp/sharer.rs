@@ -229,6 +229,19 @@ fn read_key(connection: &UnixStream) -> Option<u64> {
 /// Room for one `cmsghdr` carrying one descriptor, aligned for the header.
 type ControlBuffer = [u64; 4];
 
+/// A message header for the one byte `part` points at, with all of
+/// `control` as room for ancillary data. It holds raw pointers to both, so
+/// it must not outlive them (each caller uses it within its own frame).
+fn one_byte_message(part: &mut libc::iovec, control: &mut ControlBuffer) -> libc::msghdr {
+    // SAFETY: a zeroed msghdr is valid (null pointers, zero lengths).
+    let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+    message.msg_iov = part;
+    message.msg_iovlen = 1;
+    message.msg_control = control.as_mut_ptr().cast();
+    message.msg_controllen = size_of::<ControlBuffer>() as _;
+    message
+}
+
 /// Sends `status` with `fd` attached as `SCM_RIGHTS`.
 fn send_with_fd(connection: &UnixStream, status: u8, fd: BorrowedFd<'_>) -> io::Result<()> {
     let mut byte = [status];
@@ -237,11 +250,7 @@ fn send_with_fd(connection: &UnixStream, status: u8, fd: BorrowedFd<'_>) -> io::
         iov_len: 1,
     };
     let mut control: ControlBuffer = [0; 4];
-    // SAFETY: a zeroed msghdr is valid; the pointers set below outlive the call.
-    let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
-    message.msg_iov = &mut part;
-    message.msg_iovlen = 1;
-    message.msg_control = control.as_mut_ptr().cast();
+    let mut message = one_byte_message(&mut part, &mut control);
     // SAFETY: CMSG_SPACE only computes a size.
     message.msg_controllen = unsafe { libc::CMSG_SPACE(size_of::<RawFd>() as u32) } as _;
     // SAFETY: the control buffer holds CMSG_SPACE(one fd) bytes, aligned for
@@ -278,12 +287,7 @@ fn receive_with_fd(connection: &UnixStream) -> io::Result<(Option<u8>, Option<Ow
         iov_len: 1,
     };
     let mut control: ControlBuffer = [0; 4];
-    // SAFETY: a zeroed msghdr is valid; the pointers set below outlive the call.
-    let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
-    message.msg_iov = &mut part;
-    message.msg_iovlen = 1;
-    message.msg_control = control.as_mut_ptr().cast();
-    message.msg_controllen = size_of::<ControlBuffer>() as _;
+    let mut message = one_byte_message(&mut part, &mut control);
     let received = loop {
         // SAFETY: `message` points at live buffers; CLOEXEC as for any fd std opens.
         let received =
