@@ -11,8 +11,10 @@
 //! - `prelude/`: the prelude's sources;
 //! - `vendor/`: its dependencies' sources (`cargo vendor`), so no user needs
 //!   the network or a registry of their own;
-//! - `.cargo/config.toml`: points crates.io at `vendor/` (cargo reads it from
-//!   the parent of `work/`, as evcxr owns `work/.cargo/config.toml`);
+//! - `.cargo/config.toml`: patches crates.io's copies of the crates the
+//!   prelude uses with those in `vendor/`, so a learner's own `:dep` still
+//!   comes from crates.io (cargo reads it from the parent of `work/`, as
+//!   evcxr owns `work/.cargo/config.toml`);
 //! - `work/`: an evcxr work directory with the prelude built in it;
 //! - `complete`: written last; a seed without it is ignored.
 //!
@@ -23,6 +25,8 @@
 //! because every source path it checks is the seed's and every path inside
 //! the target directory is relative. A kernel never writes into the seed.
 
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -37,17 +41,71 @@ const PLANTED: &str = ".seed-planted";
 /// Written last in a seed: its build finished.
 const COMPLETE: &str = "complete";
 
-/// The cargo config that points crates.io at `vendor`.
-fn vendoring_config(vendor: &Path) -> String {
-    format!(
-        "# Written by multitask-kernel's install: the prelude's dependencies come\n\
-         # from the seed's vendor directory, never from the network.\n\
-         [source.crates-io]\n\
-         replace-with = \"seed-vendor\"\n\n\
-         [source.seed-vendor]\n\
-         directory = {:?}\n",
-        vendor.display().to_string()
-    )
+/// The seed's cargo config, relative to the seed (and to a slots directory).
+const CONFIG: &str = ".cargo/config.toml";
+
+/// The cargo config that makes the prelude's dependencies the seed's own
+/// copies: a `[patch.crates-io]` entry for each crate the prelude uses on
+/// this machine, by path into `vendor`. A patch, not a source replacement,
+/// so a learner's own `:dep` still comes from crates.io.
+fn patch_config(prelude: &Path, vendor: &Path) -> anyhow::Result<String> {
+    let mut config = String::from(
+        "# Written by multitask-kernel's install: the prelude's dependencies are\n\
+         # the seed's vendored copies, the same paths for every user.\n\
+         [patch.crates-io]\n",
+    );
+    for (name, version) in used_dependencies(prelude)? {
+        let dir = [vendor.join(format!("{name}-{version}")), vendor.join(&name)]
+            .into_iter()
+            .find(|dir| vendored_version(dir).as_deref() == Some(version.as_str()))
+            .with_context(|| format!("{name} {version} is not in {}", vendor.display()))?;
+        let key = dir.file_name().context("a vendored crate has a name")?;
+        writeln!(
+            config,
+            "{:?} = {{ path = {:?}, package = {name:?} }}",
+            key.to_string_lossy(),
+            dir.display().to_string()
+        )?;
+    }
+    Ok(config)
+}
+
+/// The registry crates (name, version) the prelude builds with on this
+/// machine (its platform, no dev-dependencies), from `cargo tree`.
+fn used_dependencies(prelude: &Path) -> anyhow::Result<BTreeSet<(String, String)>> {
+    let output = std::process::Command::new("cargo")
+        .args(["tree", "--quiet", "-e", "no-dev", "--prefix", "none"])
+        .args(["--format", "{p}", "--manifest-path"])
+        .arg(prelude.join("Cargo.toml"))
+        .output()
+        .context("running `cargo tree`")?;
+    anyhow::ensure!(
+        output.status.success(),
+        "`cargo tree` failed: {}",
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        // "serde v1.0.229", "serde_derive v1.0.229 (proc-macro)", "… (*)";
+        // the prelude itself names its path: "multitask v0.1.0 (/…)".
+        .filter(|line| !line.contains(" (/"))
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let name = words.next()?;
+            let version = words.next()?.strip_prefix('v')?;
+            Some((name.to_owned(), version.to_owned()))
+        })
+        .collect())
+}
+
+/// The version in a vendored crate's manifest.
+fn vendored_version(dir: &Path) -> Option<String> {
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+    let package = manifest.split("[package]").nth(1)?;
+    package.lines().find_map(|line| {
+        let value = line.trim().strip_prefix("version = ")?;
+        Some(value.trim_matches('"').to_owned())
+    })
 }
 
 /// A finished seed.
@@ -81,11 +139,10 @@ impl Seed {
     pub fn slots_dir(&self, work_root: &Path) -> anyhow::Result<PathBuf> {
         let digest = Sha256::digest(self.dir.as_os_str().as_encoded_bytes());
         let slots = work_root.join(format!("seed-{}", hex::encode(&digest[..8])));
-        let config_dir = slots.join(".cargo");
-        std::fs::create_dir_all(&config_dir)
-            .with_context(|| format!("creating {}", config_dir.display()))?;
-        let config = config_dir.join("config.toml");
-        let wanted = vendoring_config(&self.dir.join("vendor"));
+        std::fs::create_dir_all(&slots).with_context(|| format!("creating {}", slots.display()))?;
+        let config = slots.join(CONFIG);
+        let wanted = std::fs::read_to_string(self.dir.join(CONFIG))
+            .context("reading the seed's cargo config")?;
         if std::fs::read_to_string(&config).ok().as_deref() != Some(wanted.as_str()) {
             write_atomically(&config, &wanted)?;
         }
@@ -124,14 +181,10 @@ pub fn build(
         }
         let prelude = dir.join("prelude");
         cache::write_prelude_files(&prelude)?;
-        vendor(&prelude, &dir.join("vendor"))?;
-        write_atomically(
-            &dir.join(".cargo/config.toml"),
-            &vendoring_config(&dir.join("vendor")),
-        )?;
-        let work = dir.join("work");
-        std::fs::create_dir_all(&work)?;
-        build_prelude(&prelude, &work)?;
+        let vendored = dir.join("vendor");
+        vendor(&prelude, &vendored)?;
+        write_atomically(&dir.join(CONFIG), &patch_config(&prelude, &vendored)?)?;
+        build_work_dir(&dir, build_prelude)?;
         // rustc and cargo make some files for their owner only (incremental
         // compilation's lock files): every user copies the whole build.
         readable_by_all(&dir)?;
@@ -139,6 +192,34 @@ pub fn build(
     }
     remove_other_seeds(spec_dir, &name);
     Ok(Seed { dir })
+}
+
+/// Builds the prelude of the seed `dir` in a work directory of its own and
+/// copies it to `dir/work`. Not built in place: a kernelspec may lie inside
+/// a cargo workspace (a checkout's `.venv`), and cargo would take a work
+/// directory there for a member of it and refuse to build. Every path the
+/// build records is the seed's sources' or relative, so the copy is as good.
+fn build_work_dir(
+    dir: &Path,
+    build_prelude: impl FnOnce(&Path, &Path) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let staging =
+        std::env::temp_dir().join(format!("multitask-kernel-seed-{}", std::process::id()));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)?;
+    }
+    let staging_work = staging.join("work");
+    std::fs::create_dir_all(&staging_work)?;
+    // Beside the work directory, where cargo looks for it (see `slots_dir`).
+    std::fs::create_dir_all(staging.join(".cargo"))?;
+    std::fs::copy(dir.join(CONFIG), staging.join(CONFIG))?;
+    let built = build_prelude(&dir.join("prelude"), &staging_work).and_then(|()| {
+        let work = dir.join("work");
+        std::fs::create_dir_all(&work)?;
+        copy_tree(&staging_work, &work)
+    });
+    let _ = std::fs::remove_dir_all(&staging);
+    built
 }
 
 /// Copies the sources of `prelude`'s dependencies into `vendor`.
@@ -278,26 +359,71 @@ mod tests {
         );
     }
 
+    /// A seed directory holding only a cargo config.
+    fn seed_with_config(config: &str) -> (tempfile::TempDir, Seed) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        write_atomically(&dir.path().join(CONFIG), config).expect("a config");
+        let seed = Seed {
+            dir: dir.path().to_path_buf(),
+        };
+        (dir, seed)
+    }
+
     #[test]
-    fn slots_of_two_seeds_are_apart_and_point_cargo_at_their_vendor() {
+    fn slots_of_two_seeds_are_apart_and_carry_their_seeds_cargo_config() {
         let root = tempfile::tempdir().expect("a temporary directory");
-        let one = Seed {
-            dir: PathBuf::from("/opt/one/seed-x"),
-        };
-        let other = Seed {
-            dir: PathBuf::from("/opt/other/seed-x"),
-        };
+        let (_one_dir, one) = seed_with_config("# one\n");
+        let (_other_dir, other) = seed_with_config("# other\n");
         let one_slots = one.slots_dir(root.path()).expect("slots");
-        assert_ne!(one_slots, other.slots_dir(root.path()).expect("slots"));
-        let config = std::fs::read_to_string(one_slots.join(".cargo/config.toml"));
-        let config = config.expect("a config");
-        assert!(
-            config.contains("replace-with = \"seed-vendor\""),
-            "{config}"
+        let other_slots = other.slots_dir(root.path()).expect("slots");
+        assert_ne!(one_slots, other_slots);
+        let config = |slots: &Path| std::fs::read_to_string(slots.join(CONFIG));
+        assert_eq!(config(&one_slots).expect("a config"), "# one\n");
+        assert_eq!(config(&other_slots).expect("a config"), "# other\n");
+    }
+
+    #[test]
+    fn the_patch_names_each_used_crate_by_its_vendored_path() {
+        let seed = tempfile::tempdir().expect("a temporary directory");
+        let vendor = seed.path().join("vendor");
+        // Two versions of one crate: cargo vendor suffixes the second's name.
+        for (dir, name, version) in [
+            ("libc", "libc", "0.2.191"),
+            ("embedded-io", "embedded-io", "0.6.1"),
+            ("embedded-io-0.4.0", "embedded-io", "0.4.0"),
+        ] {
+            let manifest = format!("[package]\nedition = \"2021\"\nname = \"{name}\"\nversion = \"{version}\"\n\n[dependencies.x]\nversion = \"1\"\n");
+            write_atomically(&vendor.join(dir).join("Cargo.toml"), &manifest).expect("a manifest");
+        }
+        assert_eq!(
+            vendored_version(&vendor.join("embedded-io-0.4.0")).as_deref(),
+            Some("0.4.0")
         );
+        assert_eq!(
+            vendored_version(&vendor.join("embedded-io")).as_deref(),
+            Some("0.6.1")
+        );
+
+        let prelude = seed.path().join("prelude");
+        write_atomically(
+            &prelude.join("Cargo.toml"),
+            "[package]\nname = \"p\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nlibc = \"=0.2.191\"\n\n[workspace]\n",
+        )
+        .expect("a manifest");
+        write_atomically(&prelude.join("src/lib.rs"), "").expect("a source");
+        let config = patch_config(&prelude, &vendor);
+        // cargo tree reads the registry index: the crates.io this machine
+        // reaches (or its cache), as install does.
+        let config = config.expect("a config");
+        let libc_line = format!(
+            "\"libc\" = {{ path = {:?}, package = \"libc\" }}",
+            vendor.join("libc").display().to_string()
+        );
+        assert!(config.contains("[patch.crates-io]"), "{config}");
+        assert!(config.contains(&libc_line), "{config}");
         assert!(
-            config.contains("directory = \"/opt/one/seed-x/vendor\""),
-            "{config}"
+            !config.contains("embedded-io"),
+            "unused crates are not patched: {config}"
         );
     }
 

@@ -5,8 +5,9 @@ seed: the prelude compiled beside the kernelspec, read-only. Then two new
 users with empty homes each start the installed kernel, as Jupyter starts it
 (the kernelspec's argv, a connection file), at the same moment, and run a
 cell that uses the prelude. Each must get its output with nothing compiled
-but the cell (no "Compiling serde" from their kernel), nothing downloaded
-into their home, and the seed unchanged.
+but the cell (no "Compiling serde" from their kernel), nothing of the
+prelude's downloaded into their home, and the seed unchanged; then a
+dependency of their own (`:dep itoa`) still comes from crates.io.
 
 Needs root (it creates users); `scripts/test` runs it as root, as CI does.
 """
@@ -37,6 +38,7 @@ KERNEL_BIN = Path(
 )
 LEARNERS = 2
 CELL = 'println!("pid {} of {}", getpid(), mp::current_process());'
+OWN_DEPENDENCY = ':dep itoa = "1"\nitoa::Buffer::new().format(42).to_string()'
 
 
 def toolchain_dirs() -> list[Path]:
@@ -153,6 +155,16 @@ def run_first_cell(name: str, spec: Path, base: Path, results: dict) -> None:
             "output": "".join(printed),
             "seconds": time.monotonic() - started,
         }
+        # The seed patches only the prelude's own crates: a learner's own
+        # dependency still comes from crates.io.
+        values = []
+        reply = client.execute_interactive(
+            OWN_DEPENDENCY,
+            timeout=300,
+            output_hook=lambda m: m["msg_type"] == "execute_result"
+            and values.append(m["content"]["data"]["text/plain"]),
+        )
+        results[name]["own_dependency"] = (reply["content"]["status"], values)
     finally:
         client.shutdown()
         client.stop_channels()
@@ -184,6 +196,7 @@ def test_learners_start_at_once_from_the_read_only_seed(machine_install):
         print(f"{name}: first cell done {result.get('seconds', float('nan')):.1f} s after launch")
         assert result.get("status") == "ok", result
         assert result["output"].startswith("pid "), result
+        assert result["own_dependency"] == ("ok", ['"42"']), result
         # Built from the seed: the learner's kernel compiled only the cell.
         assert "Compiling serde" not in result["stderr"], result["stderr"][-2000:]
         assert "Compiling multitask" not in result["stderr"], result["stderr"][-2000:]
