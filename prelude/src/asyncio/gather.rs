@@ -16,8 +16,13 @@ use parking_lot::Mutex;
 /// Runs all `futures` concurrently and returns their values in input order,
 /// like Python's `await asyncio.gather(*coroutines)`.
 ///
-/// ```ignore
-/// let squares = asyncio::gather((1..=3).map(|i| async move { i * i })).await; // [1, 4, 9]
+/// ```
+/// use multitask::asyncio;
+///
+/// let squares = asyncio::run(async {
+///     asyncio::gather((1..=3).map(|i| async move { i * i })).await
+/// });
+/// assert_eq!(squares, [1, 4, 9]);
 /// ```
 pub fn gather<I>(futures: I) -> Gather<I::Item>
 where

@@ -4,12 +4,15 @@
 //! the TCP streams ([`start_server`], [`open_connection`]) wait without
 //! blocking the thread, so the loop runs another task meanwhile.
 //!
-//! ```ignore
+//! ```
+//! use multitask::asyncio;
+//!
 //! async fn fetch(i: u32) -> u32 {
 //!     asyncio::sleep(0.3).await; // this task waits; the others run
 //!     i * 10
 //! }
 //! let answers = asyncio::run(asyncio::gather((0..100).map(fetch))); // ~0.3 s, not 30 s
+//! assert_eq!(answers[99], 990);
 //! ```
 //!
 //! **The executor is our own, on `async-task`.** A loop is a queue of ready

@@ -227,16 +227,28 @@ impl Server {
 /// [`Server::port`]) that runs `handler(reader, writer)` as a new task for
 /// every connection, like Python's `await asyncio.start_server(handler, host, port)`.
 ///
-/// ```ignore
+/// ```
+/// use multitask::asyncio::{self, StreamReader, StreamWriter};
+///
 /// async fn echo(mut reader: StreamReader, mut writer: StreamWriter) {
 ///     loop {
 ///         let line = reader.readline().await;
-///         if line.is_empty() { break; }
+///         if line.is_empty() {
+///             break;
+///         }
 ///         writer.write(line);
 ///         writer.drain().await;
 ///     }
 /// }
-/// let server = asyncio::start_server(echo, "127.0.0.1", 0).await;
+///
+/// let reply = asyncio::run(async {
+///     let server = asyncio::start_server(echo, "127.0.0.1", 0).await;
+///     let (mut reader, mut writer) = asyncio::open_connection("127.0.0.1", server.port()).await;
+///     writer.write("hello\n");
+///     writer.drain().await;
+///     reader.readline().await
+/// });
+/// assert_eq!(reply, "hello\n");
 /// ```
 pub async fn start_server<H, F>(mut handler: H, host: &str, port: u16) -> Server
 where
