@@ -255,17 +255,9 @@ pub struct WorkSlot {
     _lock: Option<File>,
 }
 
-/// Claims the first free work slot (among the seed's, with a seed, and
-/// planted with its build).
+/// Claims the first free work slot: among the seed's, with a seed (whose
+/// build the engine copies in, [`Seed::plant`], before evcxr starts).
 pub fn claim_work_slot(seed: Option<&Seed>) -> anyhow::Result<WorkSlot> {
-    let slot = claim_free_slot(seed)?;
-    if let Some(seed) = seed {
-        seed.plant(&slot.dir)?;
-    }
-    Ok(slot)
-}
-
-fn claim_free_slot(seed: Option<&Seed>) -> anyhow::Result<WorkSlot> {
     let mut work = cache_root().join("work");
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     if let Some(seed) = seed {

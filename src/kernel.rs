@@ -44,6 +44,7 @@ pub fn run(connection_file: &Path) -> anyhow::Result<()> {
     let engine = EvcxrEngine::start(EngineSetup {
         prelude_dir: prelude.dir.clone(),
         work_dir: slot.dir.clone(),
+        seed,
         output: Arc::clone(&output),
     });
     let interrupter = engine.interrupter();
@@ -108,6 +109,7 @@ pub fn warm_up(prelude_dir: &Path, work_dir: &Path) -> anyhow::Result<()> {
     let mut engine = EvcxrEngine::start(EngineSetup {
         prelude_dir: prelude_dir.to_path_buf(),
         work_dir: work_dir.to_path_buf(),
+        seed: None,
         output: Arc::clone(&output),
     });
     let outcome = engine.execute(CodeCell::parse("getpid();"), output, Box::new(|_| None));

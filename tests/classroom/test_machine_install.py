@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import queue
 import shutil
 import stat
 import subprocess
@@ -139,11 +140,30 @@ def start_kernel_as(name: str, spec: Path, base: Path):
     return kernel, client, log
 
 
+def wait_for_kernel_info(client, kernel: subprocess.Popen, log, timeout: float = 120) -> None:
+    """Waits for the kernel's kernel_info reply while its process lives (as
+    Jupyter's server judges a kernel: by its process, not by heartbeats, which
+    a kernel still starting on a busy machine may answer late)."""
+    msg_id = client.kernel_info()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if kernel.poll() is not None:
+            log.seek(0)
+            raise AssertionError(f"the kernel exited with {kernel.returncode}: {log.read()[-2000:]}")
+        try:
+            reply = client.get_shell_msg(timeout=1)
+        except queue.Empty:
+            continue
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return
+    raise AssertionError(f"no kernel_info reply within {timeout} s")
+
+
 def run_first_cell(name: str, spec: Path, base: Path, results: dict) -> None:
     started = time.monotonic()
     kernel, client, log = start_kernel_as(name, spec, base)
     try:
-        client.wait_for_ready(timeout=120)
+        wait_for_kernel_info(client, kernel, log)
         printed = []
         reply = client.execute_interactive(
             CELL,

@@ -18,6 +18,7 @@ use super::session::{Repair, Session};
 use crate::engine::Interrupter;
 use crate::ports::CellOutput;
 use crate::runtime::KERNEL_PID_ENV;
+use crate::seed::Seed;
 
 /// The optimisation level cells (and the prelude) are compiled at: level 1
 /// keeps a cell that defines a variable under half a second, while loops in
@@ -48,6 +49,9 @@ pub struct EngineSetup {
     pub prelude_dir: PathBuf,
     /// evcxr's work directory (the kernel's work slot).
     pub work_dir: PathBuf,
+    /// The install's seed, copied into the work slot before evcxr starts
+    /// (here, in the engine's thread, so `kernel_info` need not wait for it).
+    pub seed: Option<Seed>,
     /// Receives the runtime's output from the first moment.
     pub output: Arc<dyn CellOutput>,
 }
@@ -73,6 +77,9 @@ enum CompileCache {
 impl Session {
     /// A session with the prelude loaded, or why there can be none.
     pub(super) fn launch(setup: &EngineSetup, interrupter: Interrupter) -> anyhow::Result<Session> {
+        if let Some(seed) = &setup.seed {
+            seed.plant(&setup.work_dir)?;
+        }
         Session::start(setup, interrupter.clone(), CompileCache::Shared).or_else(|first_error| {
             // A slot a killed or older kernel left half-built fails the same
             // way every time: build it again from nothing, once.
