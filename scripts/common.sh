@@ -10,13 +10,19 @@ KERNEL_BIN="$CARGO_TARGET_DIR/release/multitask-kernel"
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# Builds the kernel binary ($KERNEL_BIN), unless a script that set up already did.
+build_kernel() {
+  if [ "${MULTITASK_SETUP_DONE:-}" = 1 ]; then return; fi
+  step "Building the kernel (release)"
+  (cd "$REPO" && cargo build --release --locked)
+}
+
 # Builds the kernel, makes the Python environment and installs the kernelspec
 # into it. Idempotent and quick when nothing changed.
 setup() {
   # Scripts that call each other set up once.
   if [ "${MULTITASK_SETUP_DONE:-}" = 1 ]; then return; fi
-  step "Building the kernel (release)"
-  (cd "$REPO" && cargo build --release --locked)
+  build_kernel
 
   if [ ! -x "$VENV/bin/python" ]; then
     step "Creating the Python environment in .venv"

@@ -19,7 +19,6 @@ import os
 import pwd
 import queue
 import shutil
-import stat
 import subprocess
 import tempfile
 import threading
@@ -31,6 +30,8 @@ import pytest
 from jupyter_client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 
+from machine import OpenPath, toolchain_dirs
+
 KERNEL_BIN = Path(
     os.environ.get(
         "MULTITASK_KERNEL_BIN",
@@ -40,37 +41,6 @@ KERNEL_BIN = Path(
 LEARNERS = 2
 CELL = 'println!("pid {} of {}", getpid(), mp::current_process());'
 OWN_DEPENDENCY = ':dep itoa = "1"\nitoa::Buffer::new().format(42).to_string()'
-
-
-def toolchain_dirs() -> list[Path]:
-    """The directories holding the cargo and rustc that learners must run."""
-    cargo = shutil.which("cargo")
-    assert cargo, "cargo is not on the PATH"
-    sysroot = subprocess.run(
-        ["rustc", "--print", "sysroot"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    rustup_home = os.environ.get("RUSTUP_HOME", str(Path.home() / ".rustup"))
-    return [Path(cargo).resolve().parent, Path(cargo).parent, Path(sysroot), Path(rustup_home)]
-
-
-class OpenPath:
-    """Lets other users reach `dirs`: adds the search bit (o+x, not read) to
-    each of them and their ancestors that lacks it, and puts the modes back
-    afterwards. A machine-wide toolchain (under /usr/local, say) needs none of
-    this; rustup's default one, under root's home, does."""
-
-    def __init__(self, dirs: list[Path]):
-        self.changed: dict[Path, int] = {}
-        for directory in dirs:
-            for ancestor in [directory, *directory.parents]:
-                mode = ancestor.stat().st_mode
-                if not mode & stat.S_IXOTH:
-                    self.changed.setdefault(ancestor, mode)
-                    ancestor.chmod(mode | stat.S_IXOTH)
-
-    def close(self) -> None:
-        for directory, mode in self.changed.items():
-            directory.chmod(stat.S_IMODE(mode))
 
 
 def snapshot(tree: Path) -> dict[str, tuple[int, int]]:
