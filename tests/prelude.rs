@@ -242,6 +242,56 @@ fn a_fork_storm_is_refused_before_anything_forks() {
     kernel.run_ok("println!(\"still fine\");");
 }
 
+/// A kernel whose environment sets `MULTITASK_MAX_PROCESSES` to `value`, as
+/// a spawner's `environment` setting would.
+fn kernel_with_process_limit(value: &str) -> Kernel {
+    let value = value.to_owned();
+    Kernel::start_with(move |connection_file| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_multitask-kernel"));
+        command
+            .arg(connection_file)
+            .env("MULTITASK_MAX_PROCESSES", value);
+        command
+    })
+}
+
+#[test]
+fn the_process_limit_set_in_the_environment_refuses_the_fourth_of_four() {
+    let kernel = kernel_with_process_limit("3");
+    let exchange = kernel.execute(
+        "let mut started = Vec::new();
+         for _ in 0..4 {
+             let child = mp::Process::new(|| sleep(2.0));
+             child.start();
+             started.push(child);
+         }",
+    );
+    let errors = exchange.errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].1.contains("at most 3 live processes")
+            && errors[0].1.contains("MULTITASK_MAX_PROCESSES"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn a_bad_process_limit_is_reported_and_the_default_kept() {
+    let kernel = kernel_with_process_limit("lots");
+    let exchange = kernel.execute("let storm = mp::Pool::new(100_000);");
+    let stderr = exchange.stream_text("stderr");
+    assert!(
+        stderr.contains("MULTITASK_MAX_PROCESSES=\"lots\" is not a whole number")
+            && stderr.contains("default of 256"),
+        "{stderr}"
+    );
+    let errors = exchange.errors();
+    assert!(
+        errors.len() == 1 && errors[0].1.contains("at most 256 live processes"),
+        "{errors:?}"
+    );
+}
+
 #[test]
 fn kill_9_of_the_kernel_leaves_no_prelude_process_behind() {
     let mut kernel = Kernel::start();

@@ -34,7 +34,7 @@ import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from machine import OpenPath, toolchain_dirs
+from learners import OpenPath, toolchain_dirs
 
 REPO = Path(__file__).resolve().parents[2]
 KERNEL_BIN = Path(

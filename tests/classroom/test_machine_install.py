@@ -14,10 +14,8 @@ Needs root (it creates users); `scripts/test` runs it as root, as CI does.
 
 from __future__ import annotations
 
-import json
 import os
 import pwd
-import queue
 import shutil
 import subprocess
 import tempfile
@@ -27,17 +25,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from jupyter_client import BlockingKernelClient
-from jupyter_client.connect import write_connection_file
 
-from machine import OpenPath, toolchain_dirs
+from learners import KERNEL_BIN, OpenPath, start_kernel_as, toolchain_dirs, wait_for_kernel_info
 
-KERNEL_BIN = Path(
-    os.environ.get(
-        "MULTITASK_KERNEL_BIN",
-        Path.home() / ".cache/multitask-kernel/target/release/multitask-kernel",
-    )
-)
 LEARNERS = 2
 CELL = 'println!("pid {} of {}", getpid(), mp::current_process());'
 OWN_DEPENDENCY = ':dep itoa = "1"\nitoa::Buffer::new().format(42).to_string()'
@@ -75,58 +65,6 @@ def machine_install():
             subprocess.run(["userdel", name], check=False)
         opened.close()
         shutil.rmtree(base, ignore_errors=True)
-
-
-def start_kernel_as(name: str, spec: Path, base: Path):
-    """Starts the installed kernel as user `name`, as Jupyter would (the
-    kernelspec's argv with a connection file), with a login-like environment."""
-    home = Path(pwd.getpwnam(name).pw_dir)
-    connection_file = base / f"{name}.json"
-    write_connection_file(str(connection_file), ip="127.0.0.1", key=uuid.uuid4().hex.encode())
-    shutil.chown(connection_file, user=name)
-    argv = [
-        arg.replace("{connection_file}", str(connection_file))
-        for arg in json.loads((spec / "kernel.json").read_text())["argv"]
-    ]
-    environment = {
-        "HOME": str(home),
-        "USER": name,
-        "PATH": os.pathsep.join(
-            [str(toolchain_dirs()[1]), "/usr/local/bin", "/usr/bin", "/bin"]
-        ),
-        "RUSTUP_HOME": os.environ.get("RUSTUP_HOME", str(Path.home() / ".rustup")),
-        "LANG": "C.UTF-8",
-    }
-    log = open(base / f"{name}.stderr", "w+")
-    kernel = subprocess.Popen(
-        ["runuser", "-u", name, "--", "env", "-i", *[f"{k}={v}" for k, v in environment.items()], *argv],
-        cwd=home,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    client = BlockingKernelClient(connection_file=str(connection_file))
-    client.load_connection_file()
-    client.start_channels()
-    return kernel, client, log
-
-
-def wait_for_kernel_info(client, kernel: subprocess.Popen, log, timeout: float = 120) -> None:
-    """Waits for the kernel's kernel_info reply while its process lives (as
-    Jupyter's server judges a kernel: by its process, not by heartbeats, which
-    a kernel still starting on a busy machine may answer late)."""
-    msg_id = client.kernel_info()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if kernel.poll() is not None:
-            log.seek(0)
-            raise AssertionError(f"the kernel exited with {kernel.returncode}: {log.read()[-2000:]}")
-        try:
-            reply = client.get_shell_msg(timeout=1)
-        except queue.Empty:
-            continue
-        if reply["parent_header"].get("msg_id") == msg_id:
-            return
-    raise AssertionError(f"no kernel_info reply within {timeout} s")
 
 
 def run_first_cell(name: str, spec: Path, base: Path, results: dict) -> None:
