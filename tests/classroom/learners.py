@@ -106,3 +106,48 @@ def wait_for_kernel_info(client, kernel: subprocess.Popen, log, timeout: float =
         if reply["parent_header"].get("msg_id") == msg_id:
             return
     raise AssertionError(f"no kernel_info reply within {timeout} s")
+
+
+class LearnerKernel:
+    """The installed kernel run as learner `name` and answering (its
+    kernel_info replied); `stderr` holds the kernel's log once closed."""
+
+    def __init__(self, name: str, spec: Path, base: Path):
+        self.process, self.client, self._log = start_kernel_as(name, spec, base)
+        self.stderr = ""
+        try:
+            wait_for_kernel_info(self.client, self.process, self._log)
+        except BaseException:
+            self.close()
+            raise
+
+    def run(self, code: str, timeout: float = 300) -> tuple[str, str, list[str]]:
+        """Runs `code`: (reply status, printed text, execute_result texts)."""
+        printed: list[str] = []
+        values: list[str] = []
+
+        def keep(message):
+            if message["msg_type"] == "stream":
+                printed.append(message["content"]["text"])
+            elif message["msg_type"] == "execute_result":
+                values.append(message["content"]["data"]["text/plain"])
+
+        reply = self.client.execute_interactive(code, timeout=timeout, output_hook=keep)
+        return reply["content"]["status"], "".join(printed), values
+
+    def close(self) -> None:
+        self.client.shutdown()
+        self.client.stop_channels()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self._log.seek(0)
+        self.stderr = self._log.read()
+        self._log.close()
+
+    def __enter__(self) -> "LearnerKernel":
+        return self
+
+    def __exit__(self, *_exception) -> None:
+        self.close()

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from learners import KERNEL_BIN, OpenPath, start_kernel_as, toolchain_dirs, wait_for_kernel_info
+from learners import KERNEL_BIN, LearnerKernel, OpenPath, toolchain_dirs
 
 REPO = Path(__file__).resolve().parents[2]
 CELL = 'let who = mp::Process::new(|| println!("child {}", getpid()));\nwho.start();\nwho.join();'
@@ -101,26 +101,10 @@ def test_post_build_steps_install_a_working_kernel_as_the_user(binder_user):
     assert sorted(p.name for p in (home / "course").iterdir()) == learner_notebooks
     assert all(p.stat().st_uid == pwd.getpwnam(name).pw_uid for p in (home / "course").iterdir())
 
-    kernel, client, log = start_kernel_as(name, spec, base)
-    try:
-        wait_for_kernel_info(client, kernel, log)
-        printed = []
-        reply = client.execute_interactive(
-            CELL,
-            timeout=300,
-            output_hook=lambda m: m["msg_type"] == "stream" and printed.append(m["content"]["text"]),
-        )
-    finally:
-        client.shutdown()
-        client.stop_channels()
-        try:
-            kernel.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            kernel.kill()
-        log.seek(0)
-        stderr = log.read()
-        log.close()
-    assert reply["content"]["status"] == "ok", stderr[-3000:]
-    assert "".join(printed).startswith("child "), (printed, stderr[-3000:])
+    with LearnerKernel(name, spec, base) as kernel:
+        status, printed, _ = kernel.run(CELL)
+    stderr = kernel.stderr
+    assert status == "ok", stderr[-3000:]
+    assert printed.startswith("child "), (printed, stderr[-3000:])
     # Built from the seed install made: the kernel compiled only the cell.
     assert "Compiling serde" not in stderr, stderr[-3000:]

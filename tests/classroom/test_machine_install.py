@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from learners import KERNEL_BIN, OpenPath, start_kernel_as, toolchain_dirs, wait_for_kernel_info
+from learners import KERNEL_BIN, LearnerKernel, OpenPath, toolchain_dirs
 
 LEARNERS = 2
 CELL = 'println!("pid {} of {}", getpid(), mp::current_process());'
@@ -69,40 +69,15 @@ def machine_install():
 
 def run_first_cell(name: str, spec: Path, base: Path, results: dict) -> None:
     started = time.monotonic()
-    kernel, client, log = start_kernel_as(name, spec, base)
-    try:
-        wait_for_kernel_info(client, kernel, log)
-        printed = []
-        reply = client.execute_interactive(
-            CELL,
-            timeout=300,
-            output_hook=lambda m: m["msg_type"] == "stream" and printed.append(m["content"]["text"]),
-        )
-        results[name] = {
-            "status": reply["content"]["status"],
-            "output": "".join(printed),
-            "seconds": time.monotonic() - started,
-        }
+    results[name] = {}
+    with LearnerKernel(name, spec, base) as kernel:
+        status, output, _ = kernel.run(CELL)
+        results[name].update(status=status, output=output, seconds=time.monotonic() - started)
         # The seed patches only the prelude's own crates: a learner's own
         # dependency still comes from crates.io.
-        values = []
-        reply = client.execute_interactive(
-            OWN_DEPENDENCY,
-            timeout=300,
-            output_hook=lambda m: m["msg_type"] == "execute_result"
-            and values.append(m["content"]["data"]["text/plain"]),
-        )
-        results[name]["own_dependency"] = (reply["content"]["status"], values)
-    finally:
-        client.shutdown()
-        client.stop_channels()
-        try:
-            kernel.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            kernel.kill()
-        log.seek(0)
-        results.setdefault(name, {})["stderr"] = log.read()
-        log.close()
+        status, _, values = kernel.run(OWN_DEPENDENCY)
+        results[name]["own_dependency"] = (status, values)
+    results[name]["stderr"] = kernel.stderr
 
 
 def test_learners_start_at_once_from_the_read_only_seed(machine_install):

@@ -43,7 +43,7 @@ WRONG_ANSWERS = {
     total.load(std::sync::atomic::Ordering::SeqCst)
 """,
         "the lesson's count_with_threads, which the check cannot see": """
-    count_with_threads(n, k)
+    count_with_threads(n, k, &display::progress(n, "数素数"))
 """,
         "one result too many taken from the queue: hangs": """
     let results = queue::Queue::new();
