@@ -73,18 +73,14 @@ fn patch_config(prelude: &Path, vendor: &Path) -> anyhow::Result<String> {
 /// The registry crates (name, version) the prelude builds with on this
 /// machine (its platform, no dev-dependencies), from `cargo tree`.
 fn used_dependencies(prelude: &Path) -> anyhow::Result<BTreeSet<(String, String)>> {
-    let output = std::process::Command::new("cargo")
-        .args(["tree", "--quiet", "-e", "no-dev", "--prefix", "none"])
-        .args(["--format", "{p}", "--manifest-path"])
-        .arg(prelude.join("Cargo.toml"))
-        .output()
-        .context("running `cargo tree`")?;
-    anyhow::ensure!(
-        output.status.success(),
-        "`cargo tree` failed: {}",
-        String::from_utf8_lossy(&output.stderr).trim()
-    );
-    Ok(String::from_utf8_lossy(&output.stdout)
+    let tree = cargo(
+        "tree",
+        &[
+            "--quiet", "-e", "no-dev", "--prefix", "none", "--format", "{p}",
+        ],
+        prelude,
+    )?;
+    Ok(tree
         .lines()
         // "serde v1.0.229", "serde_derive v1.0.229 (proc-macro)", "… (*)";
         // the prelude itself names its path: "multitask v0.1.0 (/…)".
@@ -224,21 +220,28 @@ fn build_work_dir(
 
 /// Copies the sources of `prelude`'s dependencies into `vendor`.
 fn vendor(prelude: &Path, vendor: &Path) -> anyhow::Result<()> {
+    let vendor = vendor
+        .to_str()
+        .context("the vendor directory's path is not UTF-8")?;
+    cargo("vendor", &["--quiet", vendor], prelude).map(drop)
+}
+
+/// Runs `cargo <command> <arguments> --manifest-path <prelude>/Cargo.toml`
+/// and returns what it printed, or its error output as the error.
+fn cargo(command: &str, arguments: &[&str], prelude: &Path) -> anyhow::Result<String> {
     let output = std::process::Command::new("cargo")
-        .arg("vendor")
-        .arg("--quiet")
+        .arg(command)
+        .args(arguments)
         .arg("--manifest-path")
         .arg(prelude.join("Cargo.toml"))
-        .arg(vendor)
-        .stdout(std::process::Stdio::null())
         .output()
-        .context("running `cargo vendor` (is cargo on the PATH?)")?;
+        .with_context(|| format!("running `cargo {command}` (is cargo on the PATH?)"))?;
     anyhow::ensure!(
         output.status.success(),
-        "`cargo vendor` failed: {}",
+        "`cargo {command}` failed: {}",
         String::from_utf8_lossy(&output.stderr).trim()
     );
-    Ok(())
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// Removes `seed-*` directories in `spec_dir` other than `keep`: an older

@@ -10,6 +10,7 @@ import queue
 import shutil
 import stat
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +24,17 @@ KERNEL_BIN = Path(
         Path.home() / ".cache/multitask-kernel/target/release/multitask-kernel",
     )
 )
+
+
+def scratch_dir(prefix: str) -> Path:
+    """A new temporary directory every user can reach, for a test that runs
+    the kernel as other users: asserts first what such a test needs (root,
+    which may create users, and the kernel binary under test)."""
+    assert os.geteuid() == 0, "this test creates users: run it as root (scripts/test does)"
+    assert KERNEL_BIN.exists(), f"no kernel binary at {KERNEL_BIN}"
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
+    directory.chmod(0o755)
+    return directory
 
 
 def toolchain_dirs() -> list[Path]:

@@ -25,13 +25,12 @@ import pwd
 import shutil
 import subprocess
 import sys
-import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
 
-from learners import KERNEL_BIN, LearnerKernel, OpenPath, toolchain_dirs
+from learners import KERNEL_BIN, LearnerKernel, OpenPath, scratch_dir, toolchain_dirs
 
 REPO = Path(__file__).resolve().parents[2]
 CELL = 'let who = mp::Process::new(|| println!("child {}", getpid()));\nwho.start();\nwho.join();'
@@ -39,10 +38,7 @@ CELL = 'let who = mp::Process::new(|| println!("child {}", getpid()));\nwho.star
 
 @pytest.fixture(scope="module")
 def binder_user():
-    assert os.geteuid() == 0, "this test creates a user: run it as root (scripts/test does)"
-    assert KERNEL_BIN.exists(), f"no kernel binary at {KERNEL_BIN}"
-    base = Path(tempfile.mkdtemp(prefix="multitask-binder-"))
-    base.chmod(0o755)
+    base = scratch_dir("multitask-binder-")
     name = f"mk-binder-{uuid.uuid4().hex[:8]}"
     # The venv's python is a link to this one's: its prefix must be reachable.
     opened = OpenPath([*toolchain_dirs(), Path(sys.base_prefix)])

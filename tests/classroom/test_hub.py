@@ -23,7 +23,6 @@ import secrets
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -34,15 +33,9 @@ import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from learners import OpenPath, toolchain_dirs
+from learners import KERNEL_BIN, OpenPath, scratch_dir, toolchain_dirs
 
 REPO = Path(__file__).resolve().parents[2]
-KERNEL_BIN = Path(
-    os.environ.get(
-        "MULTITASK_KERNEL_BIN",
-        Path.home() / ".cache/multitask-kernel/target/release/multitask-kernel",
-    )
-)
 CELLS = [
     ('println!("pid {}", getpid());', "pid "),
     (
@@ -160,10 +153,7 @@ async def learner_session(hub: Hub, name: str) -> list[tuple[str, str, float]]:
 
 @pytest.fixture(scope="module")
 def hub():
-    assert os.geteuid() == 0, "this test creates users: run it as root (scripts/test does)"
-    assert KERNEL_BIN.exists(), f"no kernel binary at {KERNEL_BIN}"
-    classroom_dir = Path(tempfile.mkdtemp(prefix="multitask-hub-"))
-    classroom_dir.chmod(0o755)
+    classroom_dir = scratch_dir("multitask-hub-")
     opened = OpenPath(toolchain_dirs())
     port = free_port()
     token = secrets.token_hex(16)

@@ -14,11 +14,9 @@ Needs root (it creates users); `scripts/test` runs it as root, as CI does.
 
 from __future__ import annotations
 
-import os
 import pwd
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -26,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from learners import KERNEL_BIN, LearnerKernel, OpenPath, toolchain_dirs
+from learners import KERNEL_BIN, LearnerKernel, OpenPath, scratch_dir, toolchain_dirs
 
 LEARNERS = 2
 CELL = 'println!("pid {} of {}", getpid(), mp::current_process());'
@@ -45,10 +43,7 @@ def snapshot(tree: Path) -> dict[str, tuple[int, int]]:
 
 @pytest.fixture(scope="module")
 def machine_install():
-    assert os.geteuid() == 0, "this test creates users: run it as root (scripts/test does)"
-    assert KERNEL_BIN.exists(), f"no kernel binary at {KERNEL_BIN}"
-    base = Path(tempfile.mkdtemp(prefix="multitask-classroom-"))
-    base.chmod(0o755)
+    base = scratch_dir("multitask-classroom-")
     prefix = base / "prefix"
     subprocess.run([str(KERNEL_BIN), "install", "--prefix", str(prefix)], check=True)
     spec = prefix / "share/jupyter/kernels/multitask"

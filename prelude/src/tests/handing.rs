@@ -49,6 +49,37 @@ fn datagram(socket: &UdpSocket) -> String {
     String::from_utf8_lossy(&buffer[..count]).into_owned()
 }
 
+/// One socket of each kind on loopback, with the ends a test keeps.
+struct Sockets {
+    /// A connected stream to hand over, and its client end to read.
+    server: TcpStream,
+    stream_client: TcpStream,
+    /// A listener to hand over, and where to connect to it.
+    listener: TcpListener,
+    address: std::net::SocketAddr,
+    /// A datagram socket connected to `receiver`.
+    sender: UdpSocket,
+    receiver: UdpSocket,
+}
+
+fn loopback_sockets() -> Sockets {
+    let (server, stream_client) = connected_pair();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let address = listener.local_addr().expect("an address");
+    let (sender, receiver) = (udp_socket(), udp_socket());
+    sender
+        .connect(receiver.local_addr().expect("an address"))
+        .expect("connect");
+    Sockets {
+        server,
+        stream_client,
+        listener,
+        address,
+        sender,
+        receiver,
+    }
+}
+
 /// A fresh file in the temporary directory holding `text`, its offset at the end.
 fn file_with(name: &str, text: &str) -> (File, PathBuf) {
     let path = std::env::temp_dir().join(format!("multitask-handed-{}-{name}", getpid()));
@@ -198,13 +229,14 @@ fn files_and_sockets_travel_through_queues_both_ways() {
         child.start();
         let pid = child.pid().expect("started");
 
-        let (server, stream_client) = connected_pair();
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-        let address = listener.local_addr().expect("an address");
-        let (sender, receiver) = (udp_socket(), udp_socket());
-        sender
-            .connect(receiver.local_addr().expect("an address"))
-            .expect("connect");
+        let Sockets {
+            server,
+            stream_client,
+            listener,
+            address,
+            sender,
+            receiver,
+        } = loopback_sockets();
         let (log, log_path) = file_with("to-child", "parent's line\n");
         to_child.put(Descriptor::Stream(mp::Handed(server)));
         to_child.put(Descriptor::Listener(mp::Handed(listener)));
@@ -235,13 +267,14 @@ fn files_and_sockets_travel_through_queues_both_ways() {
 #[test]
 fn a_forked_process_inherits_descriptors_and_the_parent_keeps_no_copy() {
     let run = run_program(|| {
-        let (server, stream_client) = connected_pair();
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-        let address = listener.local_addr().expect("an address");
-        let (sender, receiver) = (udp_socket(), udp_socket());
-        sender
-            .connect(receiver.local_addr().expect("an address"))
-            .expect("connect");
+        let Sockets {
+            server,
+            stream_client,
+            listener,
+            address,
+            sender,
+            receiver,
+        } = loopback_sockets();
         let (mut log, log_path) = file_with("inherited", "parent\n");
         let child = mp::Process::new(move || {
             let pid = getpid();
