@@ -1,4 +1,7 @@
-"""Kernel speed, side by side with evcxr_jupyter 0.22 when it is installed.
+"""Kernel speed, side by side with evcxr_jupyter 0.22 when it is installed:
+the figures of issue 13 (first output at launch, plain cells cold and after
+Kernel → Restart, per-cell medians by kind, idle memory, a process's start
+and join over a session) and the kernel's own (interrupt, output flood).
 
 Drives each kernel as Jupyter does (jupyter_client, kernelspecs found through
 JUPYTER_PATH) and prints one table. Run it through scripts/bench-kernel.
@@ -49,13 +52,19 @@ def run(client, code, on_message=None, timeout=300):
     return elapsed
 
 
-def start(kernel_name):
-    """Starts a kernel; returns (manager, client, seconds to kernel_info reply)."""
+def launch(kernel_name):
+    """Launches a kernel and connects; returns (manager, client, launch time)."""
     manager = KernelManager(kernel_name=kernel_name)
     started = time.perf_counter()
     manager.start_kernel()
     client = manager.client()
     client.start_channels()
+    return manager, client, started
+
+
+def start(kernel_name):
+    """Starts a kernel; returns (manager, client, seconds to kernel_info reply)."""
+    manager, client, started = launch(kernel_name)
     try:
         msg_id = client.kernel_info()
         wait_for_reply(client, msg_id, timeout=120)
@@ -154,6 +163,143 @@ def measure(kernel_name, cells):
     return figures
 
 
+# Sixteen plain-Rust cells of four kinds, std only, so both kernels run them.
+PLAIN_CELLS = [
+    ("let", "let a = 1;"),
+    ("fn", "fn double(x: i32) -> i32 { x * 2 }"),
+    ("println", 'println!("{}", double(a));'),
+    ("fn", "struct Point { x: i32, y: i32 }"),
+    ("fn", "impl Point { fn sum(&self) -> i32 { self.x + self.y } }"),
+    ("let", "let p = Point { x: 1, y: 2 };"),
+    ("expression", "p.sum()"),
+    ("let", "let v: Vec<i32> = (0..10).collect();"),
+    ("expression", "v.iter().sum::<i32>()"),
+    ("println", 'println!("{:?}", v);'),
+    ("fn", "fn square(x: u64) -> u64 { x * x }"),
+    ("expression", "square(12)"),
+    ("let", 'let s = String::from("hello");'),
+    ("println", 'println!("{} {}", s, s.len());'),
+    ("let", "let total: i32 = v.iter().map(|x| double(*x)).sum();"),
+    ("expression", "total"),
+]
+
+PROCESS_START_JOIN = """
+let mut took_us: Vec<f64> = (0..200).map(|_| {
+    let started = std::time::Instant::now();
+    let child = mp::Process::new(|| {});
+    child.start();
+    child.join();
+    started.elapsed().as_secs_f64() * 1e6
+}).collect();
+took_us.sort_by(|a, b| a.partial_cmp(b).unwrap());
+println!("{:.0}", took_us[100]);
+"""
+
+
+def run_all(client, cells):
+    """Runs cells one after another; seconds for all, and per cell."""
+    each = [(kind, run(client, code)) for kind, code in cells]
+    return sum(took for _, took in each), each
+
+
+def first_output_at_launch(kernel_name, code):
+    """Seconds from launching a kernel to the first stream output of a cell
+    sent at once, as Run All does when a notebook opens."""
+    manager, client, started = launch(kernel_name)
+    try:
+        first = []
+
+        def stamp(message):
+            if message["msg_type"] == "stream" and not first:
+                first.append(time.perf_counter() - started)
+
+        # jupyter_client queues the request until the shell socket connects.
+        run(client, code, stamp)
+        return first[0]
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def family_pss_mib(pid):
+    """PSS of a process and all its descendants, in MiB."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    total_kib, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        pending.extend(children.get(current, []))
+        try:
+            with open(f"/proc/{current}/smaps_rollup") as rollup:
+                for line in rollup:
+                    if line.startswith("Pss:"):
+                        total_kib += int(line.split()[1])
+        except OSError:
+            pass
+    return total_kib / 1024
+
+
+def session_figures(kernel_name, first_code, with_processes):
+    """The issue-13 table for one kernel: first output at launch, sixteen
+    plain cells cold and after Kernel → Restart, per-kind medians, idle PSS,
+    and (for the multitask kernel) a process's start+join over a session."""
+    figures = {"launch → first output of a cell sent at launch (s)": first_output_at_launch(kernel_name, first_code)}
+    manager, client, _ = start(kernel_name)
+    # A constant every later cell's crate holds, new in every run of the
+    # benchmark, so "cold" means never compiled before, whatever is cached.
+    run_marker = f"const BENCH_RUN: u64 = {time.time_ns()};"
+    try:
+        # The cells after Restart must be the same builds in the same order
+        # (evcxr numbers a session's builds, and the number is in each one).
+        run(client, first_code)
+        run(client, run_marker)
+        cold, each = run_all(client, PLAIN_CELLS)
+        figures["16 plain cells, cold (s)"] = cold
+        for kind in ("println", "let", "fn", "expression"):
+            figures[f"per cell, {kind}, median (s)"] = statistics.median(
+                took for cell_kind, took in each if cell_kind == kind
+            )
+        time.sleep(3)
+        figures["idle kernel, PSS of its process tree (MiB)"] = family_pss_mib(kernel_pid(manager))
+        if with_processes:
+            figures["mp::Process start+join, fresh (µs)"] = float(run_text(client, PROCESS_START_JOIN))
+            for n in range(40):
+                run(client, f"let filler{n} = {n};")
+            figures["mp::Process start+join, after 40 more cells (µs)"] = float(
+                run_text(client, PROCESS_START_JOIN)
+            )
+        manager.restart_kernel(now=True)
+        restarted = time.perf_counter()
+        run(client, first_code)
+        run(client, run_marker)
+        figures["Kernel → Restart → first cell done (s)"] = time.perf_counter() - restarted
+        figures["16 plain cells after Restart (s)"], _ = run_all(client, PLAIN_CELLS)
+        figures["after Restart / cold"] = figures["16 plain cells after Restart (s)"] / cold
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    return figures
+
+
+def run_text(client, code):
+    """Runs a cell and returns what it printed on stdout."""
+    printed = []
+
+    def collect(message):
+        if message["msg_type"] == "stream" and message["content"]["name"] == "stdout":
+            printed.append(message["content"]["text"])
+
+    run(client, code, collect)
+    return "".join(printed).strip()
+
+
 def run_keeps_variable(client, cells):
     values = []
 
@@ -210,19 +356,30 @@ def evcxr_spec_dir(binary):
 
 def main():
     evcxr_binary = sys.argv[1] if len(sys.argv) > 1 else ""
-    columns = {"multitask": measure("multitask", MULTITASK_CELLS)}
+    columns = {
+        "multitask": dict(
+            session_figures("multitask", 'println!("pid {}", getpid());', with_processes=True),
+            **measure("multitask", MULTITASK_CELLS),
+        )
+    }
     if evcxr_binary and os.path.exists(evcxr_binary):
         os.environ["JUPYTER_PATH"] = (
             evcxr_spec_dir(evcxr_binary) + os.pathsep + os.environ.get("JUPYTER_PATH", "")
         )
-        columns["evcxr_jupyter 0.22"] = measure("evcxr_bench", EVCXR_CELLS)
+        columns["evcxr_jupyter 0.22"] = dict(
+            session_figures("evcxr_bench", 'println!("pid {}", std::process::id());', with_processes=False),
+            **measure("evcxr_bench", EVCXR_CELLS),
+        )
     names = list(columns)
-    print(f"{'figure':45}" + "".join(f"{name:>22}" for name in names))
+    ratio = len(names) == 2
+    print(f"{'figure':52}" + "".join(f"{name:>20}" for name in names) + ("   ratio" if ratio else ""))
     for figure in columns["multitask"]:
-        row = f"{figure:45}"
-        for name in names:
-            value = columns[name].get(figure, "")
-            row += f"{value:>22.3f}" if isinstance(value, float) else f"{value!s:>22}"
+        row = f"{figure:52}"
+        values = [columns[name].get(figure, "") for name in names]
+        for value in values:
+            row += f"{value:>20.3f}" if isinstance(value, float) else f"{value!s:>20}"
+        if ratio and all(isinstance(value, float) and value for value in values):
+            row += f"{values[0] / values[1]:>8.2f}"
         print(row)
 
 

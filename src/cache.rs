@@ -11,7 +11,8 @@
 //!   directory). A kernel holds an exclusive `flock` on its slot while it
 //!   lives, so two kernels never share one, yet the next kernel reuses a free
 //!   slot with everything already compiled: the prelude is compiled once per
-//!   slot, not once per kernel start.
+//!   slot, not once per kernel start. `work/slot-<n>/cell-cache/` holds the
+//!   slot's compiled cells (see the engine's `cell_cache`).
 //! - `work/seed-<id>/slot-<n>/`: the same, for a kernel installed with a
 //!   seed (see [`crate::seed`]): a new slot starts as a copy of the seed's
 //!   build, and the prelude's sources are the seed's, not `prelude-<hash>/`.
@@ -26,6 +27,9 @@ use sha2::{Digest, Sha256};
 use crate::seed::Seed;
 
 include!(concat!(env!("OUT_DIR"), "/prelude_files.rs"));
+
+/// The directory of a work slot that holds its compiled cells.
+pub const CELL_CACHE_DIR: &str = "cell-cache";
 
 /// How many kernels keep their work between runs; past this many at once, a
 /// kernel gets a throwaway directory instead of sharing one.

@@ -210,6 +210,12 @@ fn build_work_dir(
     std::fs::create_dir_all(staging.join(".cargo"))?;
     std::fs::copy(dir.join(CONFIG), staging.join(CONFIG))?;
     let built = build_prelude(&dir.join("prelude"), &staging_work).and_then(|()| {
+        // The warm-up's compiled cells are keyed by the staging directory's
+        // path, which no slot shares: of no use to learners.
+        let cells = staging_work.join(cache::CELL_CACHE_DIR);
+        if cells.exists() {
+            std::fs::remove_dir_all(cells)?;
+        }
         let work = dir.join("work");
         std::fs::create_dir_all(&work)?;
         copy_tree(&staging_work, &work)

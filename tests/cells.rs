@@ -321,3 +321,44 @@ fn a_panic_the_cell_catches_itself_is_no_error() {
     assert_eq!(exchange.stream_text("stdout"), "caught=true\n");
     assert!(exchange.errors().is_empty());
 }
+
+/// The compiled cells in a cache directory's first work slot.
+fn cached_cells(cache_dir: &std::path::Path) -> usize {
+    std::fs::read_dir(cache_dir.join("work/slot-0/cell-cache"))
+        .map(|entries| entries.count())
+        .unwrap_or(0)
+}
+
+/// Runs `cells` in a new kernel on `cache_dir`; what the last one printed.
+fn run_in_new_kernel(cache_dir: &std::path::Path, cells: &[&str]) -> String {
+    let kernel = Kernel::start_with_env(&[("MULTITASK_CACHE_DIR", cache_dir.as_os_str())]);
+    let mut printed = String::new();
+    for cell in cells {
+        printed = kernel.run_ok(cell).stream_text("stdout");
+    }
+    printed
+}
+
+#[test]
+fn a_restarted_kernel_reuses_compiled_cells_and_an_edited_early_cell_reaches_later_ones() {
+    // A cache of its own, so that every kernel here gets the same work slot.
+    let cache_dir = tempfile::tempdir().unwrap();
+    let later_cells = ["let x = answer() + 1;", "println!(\"x = {x}\");"];
+    let notebook = |first: &'static str| [&[first][..], &later_cells[..]].concat();
+
+    let printed = run_in_new_kernel(cache_dir.path(), &notebook("fn answer() -> i32 { 41 }"));
+    assert_eq!(printed, "x = 42\n");
+    let first_run = cached_cells(cache_dir.path());
+    assert!(first_run > later_cells.len(), "{first_run} cells cached");
+
+    // Restart & Run All: the same builds, each found in the cache (a build
+    // that missed would have been stored as one more entry).
+    let printed = run_in_new_kernel(cache_dir.path(), &notebook("fn answer() -> i32 { 41 }"));
+    assert_eq!(printed, "x = 42\n");
+    assert_eq!(cached_cells(cache_dir.path()), first_run);
+
+    // An edited first cell: the cells after it see the new function.
+    let printed = run_in_new_kernel(cache_dir.path(), &notebook("fn answer() -> i32 { 1 }"));
+    assert_eq!(printed, "x = 2\n");
+    assert!(cached_cells(cache_dir.path()) > first_run);
+}

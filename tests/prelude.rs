@@ -245,14 +245,7 @@ fn a_fork_storm_is_refused_before_anything_forks() {
 /// A kernel whose environment sets `MULTITASK_MAX_PROCESSES` to `value`, as
 /// a spawner's `environment` setting would.
 fn kernel_with_process_limit(value: &str) -> Kernel {
-    let value = value.to_owned();
-    Kernel::start_with(move |connection_file| {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_multitask-kernel"));
-        command
-            .arg(connection_file)
-            .env("MULTITASK_MAX_PROCESSES", value);
-        command
-    })
+    Kernel::start_with_env(&[("MULTITASK_MAX_PROCESSES", value.as_ref())])
 }
 
 #[test]

@@ -170,6 +170,16 @@ impl Kernel {
         })
     }
 
+    /// Launches a kernel with `variables` added to its environment, as a
+    /// kernelspec's `env` or a spawner's `environment` would.
+    pub fn start_with_env(variables: &[(&str, &std::ffi::OsStr)]) -> Kernel {
+        Kernel::start_with(|connection_file| {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_multitask-kernel"));
+            command.arg(connection_file).envs(variables.iter().copied());
+            command
+        })
+    }
+
     /// Launches the kernel through `command_for(connection_file)` (the process
     /// it returns is the one this handle owns).
     pub fn start_with(command_for: impl FnOnce(&std::path::Path) -> Command) -> Kernel {

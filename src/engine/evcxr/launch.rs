@@ -59,8 +59,10 @@ pub struct EngineSetup {
 /// Calls the binary makes before anything else, when evcxr runs it as a helper.
 pub fn subprocess_hook() {
     // Our own runtime loop has already taken over if this is the runtime;
-    // what is left for evcxr here is its rustc wrapper.
+    // what is left for evcxr here is its rustc wrapper, which for a cell's
+    // compile is ours (it does not return then).
     if std::env::var_os(RUSTC_WRAPPER_ENV).is_some() {
+        super::cell_cache::serve_cell_compile();
         crate::cache::lock_evcxr_cache_for_this_compile();
     }
     evcxr::runtime_hook();
