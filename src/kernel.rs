@@ -22,6 +22,7 @@ use crate::engine::{Engine, Interrupter};
 use crate::ports::{CellOutput, Publisher};
 use crate::pump::OutputPump;
 use crate::seed::Seed;
+use crate::std_sources;
 use crate::transport::{IopubQueue, Sockets, StdinQueue};
 
 /// Serves the kernel described by `connection_file` until a shutdown request.
@@ -34,6 +35,13 @@ pub fn run(connection_file: &Path) -> anyhow::Result<()> {
     let seed = Seed::beside_this_binary();
     let slot = cache::claim_work_slot(seed.as_ref())?;
     std::env::set_var("EVCXR_TMPDIR", &slot.dir);
+    // Also before any thread starts: evcxr's rust-analyzer reads it.
+    if std::env::var_os(std_sources::SOURCES_ENV).is_none() {
+        let seed_dir = seed.as_ref().map(Seed::dir);
+        if let Some(library) = std_sources::trimmed_library(seed_dir, &cache::cache_root()) {
+            std::env::set_var(std_sources::SOURCES_ENV, library);
+        }
+    }
     let prelude = cache::prelude_dir(seed.as_ref())?;
 
     let sockets = Sockets::new(connection)?;

@@ -14,6 +14,7 @@ pub mod ports;
 pub mod pump;
 pub mod runtime;
 pub mod seed;
+pub mod std_sources;
 pub mod syntax;
 pub mod transport;
 pub mod wire;

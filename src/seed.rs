@@ -16,6 +16,8 @@
 //!   comes from crates.io (cargo reads it from the parent of `work/`, as
 //!   evcxr owns `work/.cargo/config.toml`);
 //! - `work/`: an evcxr work directory with the prelude built in it;
+//! - `std-sources-<id>/`: the standard library's sources as rust-analyzer
+//!   reads them, for the toolchain of the install ([`crate::std_sources`]);
 //! - `complete`: written last; a seed without it is ignored.
 //!
 //! A kernel run from such an install keeps its work slots apart from the
@@ -34,6 +36,7 @@ use anyhow::Context as _;
 use sha2::{Digest, Sha256};
 
 use crate::cache;
+use crate::std_sources;
 
 /// Written in a slot once the seed's work directory is copied into it.
 const PLANTED: &str = ".seed-planted";
@@ -124,6 +127,11 @@ impl Seed {
         Seed::in_spec_dir(binary.parent()?)
     }
 
+    /// The seed's directory, read-only for learners.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The prelude's sources, the path evcxr is given.
     pub fn prelude_dir(&self) -> PathBuf {
         self.dir.join("prelude")
@@ -181,6 +189,9 @@ pub fn build(
         vendor(&prelude, &vendored)?;
         write_atomically(&dir.join(CONFIG), &patch_config(&prelude, &vendored)?)?;
         build_work_dir(&dir, build_prelude)?;
+        // The standard library's sources as learners' analyzers read them;
+        // without rust-src there are none to trim, and nothing is lost.
+        std_sources::trimmed_library(None, &dir);
         // rustc and cargo make some files for their owner only (incremental
         // compilation's lock files): every user copies the whole build.
         readable_by_all(&dir)?;

@@ -103,6 +103,37 @@ fn completion_offers_prelude_names() {
     assert_eq!(reply.cursor_end, code.len());
 }
 
+#[test]
+fn the_analyzer_reads_the_trimmed_standard_library_and_still_knows_std() {
+    let kernel = shared(&KERNEL);
+    // The runtime inherits the kernel's environment, as evcxr's analyzer
+    // sees it.
+    let printed = kernel
+        .run_ok("println!(\"{:?}\", std::env::var(\"RUST_SRC_PATH\").ok());")
+        .stream_text("stdout");
+    let Some(library) = multitask_kernel::std_sources::toolchain_library() else {
+        // Without rust-src there is nothing to trim and nothing is set.
+        assert_eq!(printed, "None\n");
+        return;
+    };
+    let copy = multitask_kernel::std_sources::copy_name(&library).unwrap();
+    assert!(
+        printed.contains(&copy) && printed.contains("library"),
+        "{printed}"
+    );
+    assert!(complete(&kernel, "let v: Vec<u8> = Vec::with_cap")
+        .matches
+        .contains(&"with_capacity".to_owned()));
+    kernel.run_ok("let grid = vec![vec![0u8; 3]; 2];");
+    assert_eq!(
+        kernel
+            .run_ok("grid.len() * grid[0].len()")
+            .result_text()
+            .as_deref(),
+        Some("6")
+    );
+}
+
 /// The complete_reply for `code` with the cursor at its end.
 fn complete(
     kernel: &crate::kernel::harness::Kernel,

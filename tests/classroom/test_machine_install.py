@@ -75,11 +75,18 @@ def run_first_cell(name: str, spec: Path, base: Path, results: dict) -> None:
     results[name]["stderr"] = kernel.stderr
 
 
+def rust_src_installed() -> bool:
+    sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True, check=True)
+    return (Path(sysroot.stdout.strip()) / "lib/rustlib/src/rust/library/core/src/lib.rs").exists()
+
+
 def test_learners_start_at_once_from_the_read_only_seed(machine_install):
     spec, base, names = machine_install
     seeds = list(spec.glob("seed-*"))
     assert len(seeds) == 1, seeds
     seed = seeds[0]
+    if rust_src_installed():
+        assert list(seed.glob("std-sources-*/complete")), "no trimmed standard library in the seed"
     before = snapshot(seed)
 
     results: dict = {}
@@ -102,6 +109,10 @@ def test_learners_start_at_once_from_the_read_only_seed(machine_install):
         downloaded = home / ".cargo/registry/cache"
         assert not any(downloaded.rglob("serde*.crate")), "the prelude's crates were downloaded"
         assert (home / ".cache/multitask-kernel/work").is_dir(), "the work slot is the learner's own"
+        if rust_src_installed():
+            # The analyzer read the seed's trimmed standard library.
+            own_copies = list((home / ".cache/multitask-kernel").glob("std-sources-*"))
+            assert not own_copies, own_copies
     assert snapshot(seed) == before, "a learner's kernel wrote into the seed"
     writable = subprocess.run(
         ["runuser", "-u", names[0], "--", "test", "-w", str(seed / "work")], check=False
