@@ -126,6 +126,13 @@ def machine_used() -> int:
     return fields["MemTotal"] - fields["MemAvailable"]
 
 
+def cpu_times() -> tuple[int, int]:
+    """The machine's (busy, total) CPU time so far, in ticks."""
+    ticks = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
 class MemorySampler(threading.Thread):
     """Samples the learners' PSS, the hub's and the machine's use every
     `every` seconds, keeping each one's peak (a thread: /proc reads block)."""
@@ -239,6 +246,9 @@ async def lesson(hub: Hub, names: list[str], args: argparse.Namespace) -> dict:
     run_all = set(choices.sample(names, round(len(names) * args.run_all)))
     sampler = MemorySampler(uids, hub.process.pid, args.sample_every)
     baseline = machine_used()
+    # Anything else busy on the machine shows here before the class starts.
+    load_before = os.getloadavg()[0]
+    busy_before, total_before = cpu_times()
     started = time.monotonic()
     sampler.start()
     try:
@@ -249,6 +259,7 @@ async def lesson(hub: Hub, names: list[str], args: argparse.Namespace) -> dict:
         sampler.stopped.set()
         sampler.join()
     wall = time.monotonic() - started
+    busy_after, total_after = cpu_times()
     # Idle: every kernel still open, its last cell done a moment ago.
     await asyncio.sleep(5)
     idle, idle_hub, idle_machine = sampler.sample()
@@ -258,6 +269,8 @@ async def lesson(hub: Hub, names: list[str], args: argparse.Namespace) -> dict:
     return {
         "learners": records,
         "wall_s": wall,
+        "load_before": load_before,
+        "cpu_busy_during": (busy_after - busy_before) / max(total_after - total_before, 1),
         "memory_mib": {
             "learners_total_peak": sampler.peak_total / MIB,
             "learners_total_idle": sum(idle.values()) / MIB,
@@ -330,6 +343,8 @@ def report(results: dict, args: argparse.Namespace) -> str:
         f"notebook {args.notebook}",
         f"  {readers} reading ({args.think / 2:g}–{args.think * 3 / 2:g} s between cells), "
         f"{len(results['learners']) - readers} pressing Run All; the lesson took {results['wall_s']:.0f} s",
+        f"  load average before {results['load_before']:.1f}; the CPUs were "
+        f"{results['cpu_busy_during']:.0%} busy during the lesson",
         f"  cells run {s['cells_run']}, failures {len(s['failures'])}, "
         f"expected errors (unsolved exercises' checks) {s['expected_errors']}",
         "",

@@ -159,8 +159,8 @@ def execute_request(code: str, stop_on_error: bool = True) -> dict:
 class CellRun:
     """One cell's run: its reply status ("ok", "error", "aborted", or
     "timeout"/"closed" when neither came), what it printed (tracebacks
-    included), and the monotonic times of its first output and of its end
-    (reply and idle both received)."""
+    included), and the monotonic times of its first output (printed text, a
+    value or an error) and of its end (reply and idle both received)."""
 
     status: str
     printed: str
@@ -199,7 +199,8 @@ async def run_cells(connection: WebSocketClientConnection, requests: list[dict],
         if msg_id not in pending or msg_id in runs:
             continue
         kind = message["msg_type"]
-        if kind in ("stream", "error", "execute_result", "display_data"):
+        # Not display_data: the kernel's "⏳ compiling…" notice is one.
+        if kind in ("stream", "error", "execute_result"):
             first_output.setdefault(msg_id, time.monotonic())
         if kind == "stream":
             printed[msg_id].append(message["content"]["text"])
