@@ -92,19 +92,30 @@ def pss(pid: str) -> int:
                  if line.startswith("Pss:")), 0)
 
 
-def pss_by_owner(uids: set[int], hub_pid: int) -> tuple[dict[int, int], int]:
-    """PSS in bytes summed per uid in `uids`, and over the hub's process and
-    root's processes below it (the proxy: the learners' servers below it run
-    as the learners, so they count as theirs)."""
+TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+
+
+def usage_by_owner(uids: set[int], hub_pid: int) -> tuple[dict[int, int], dict[int, float], int]:
+    """PSS in bytes and CPU seconds so far, summed per uid in `uids`, and the
+    PSS of the hub's process and root's processes below it (the proxy: the
+    learners' servers below it run as the learners, so they count as theirs).
+
+    A process's CPU time counts its own and its reaped children's, so the
+    sum over a learner's live processes holds the compilers and cells that
+    have exited too."""
     owners: dict[str, tuple[int, str]] = {}
+    cpu = dict.fromkeys(uids, 0.0)
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             try:
-                # The parent is the fourth field of stat, the second after "(comm)".
-                parent = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[1]
-                owners[entry.name] = (entry.stat().st_uid, parent)
+                # Fields after "(comm)": state, parent, …, utime, stime, cutime, cstime at 11–14.
+                fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+                uid = entry.stat().st_uid
             except (FileNotFoundError, ProcessLookupError):
                 continue  # it exited meanwhile
+            owners[entry.name] = (uid, fields[1])
+            if uid in cpu:
+                cpu[uid] += sum(int(field) for field in fields[11:15]) / TICKS_PER_SECOND
     per_uid = dict.fromkeys(uids, 0)
     hub_tree = {str(hub_pid)}
     # Parents before children is not guaranteed: grow the tree until it stops.
@@ -116,7 +127,7 @@ def pss_by_owner(uids: set[int], hub_pid: int) -> tuple[dict[int, int], int]:
     for pid, (uid, _) in owners.items():
         if uid in per_uid:
             per_uid[uid] += pss(pid)
-    return per_uid, sum(pss(pid) for pid in hub_tree if pid in owners)
+    return per_uid, cpu, sum(pss(pid) for pid in hub_tree if pid in owners)
 
 
 def machine_used() -> int:
@@ -144,14 +155,16 @@ class MemorySampler(threading.Thread):
         self.peak_total = self.peak_hub = self.peak_machine = 0
         self.stopped = threading.Event()
 
-    def sample(self) -> tuple[dict[str, int], int, int]:
-        """Each learner's PSS, the hub's, and the machine's use, now."""
-        per_uid, hub = pss_by_owner(set(self.uids.values()), self.hub_pid)
-        return {name: per_uid[uid] for name, uid in self.uids.items()}, hub, machine_used()
+    def sample(self) -> tuple[dict[str, int], dict[str, float], int, int]:
+        """Each learner's PSS and CPU seconds, the hub's PSS, and the
+        machine's memory in use, now."""
+        per_uid, cpu, hub = usage_by_owner(set(self.uids.values()), self.hub_pid)
+        return ({name: per_uid[uid] for name, uid in self.uids.items()},
+                {name: cpu[uid] for name, uid in self.uids.items()}, hub, machine_used())
 
     def run(self) -> None:
         while not self.stopped.wait(self.every):
-            learners, hub, machine = self.sample()
+            learners, _, hub, machine = self.sample()
             for name, pss in learners.items():
                 self.peak[name] = max(self.peak[name], pss)
             self.peak_total = max(self.peak_total, sum(learners.values()))
@@ -179,9 +192,10 @@ def judge(cell: dict, status: str, printed: str) -> str:
 
 
 async def learner(hub: Hub, name: str, run_all: bool, think: random.Random,
-                  args: argparse.Namespace) -> dict:
+                  args: argparse.Namespace, lesson_start: float) -> dict:
     """One learner's lesson: their server, their notebook, its cells. Any
-    error on the way is recorded as theirs, not raised: the class goes on."""
+    error on the way is recorded as theirs, not raised: the class goes on.
+    Times named "at" are seconds since `lesson_start`, to see who waited on whom."""
     record: dict = {"name": name, "mode": "run-all" if run_all else "reader", "cells": []}
     try:
         record["server_spawn_s"] = await asyncio.to_thread(hub.start_server, name)
@@ -196,6 +210,7 @@ async def learner(hub: Hub, name: str, run_all: bool, think: random.Random,
             hub.request, "GET", f"/user/{name}/api/contents/{urllib.parse.quote(path)}?content=1")
         cells = [cell for cell in notebook["content"]["cells"] if cell["cell_type"] == "code"]
         kernel_requested = time.monotonic()
+        record["kernel_requested_at_s"] = kernel_requested - lesson_start
         session = await asyncio.to_thread(hub.request, "POST", f"/user/{name}/api/sessions", {
             "path": path, "name": Path(path).name, "type": "notebook", "kernel": {"name": "multitask"},
         })
@@ -224,7 +239,8 @@ async def learner(hub: Hub, name: str, run_all: bool, think: random.Random,
         for index, (cell, run, start) in enumerate(zip(cells, runs, begun)):
             verdict = judge(cell, run.status, run.printed)
             entry = {"cell": index + 1, "first_line": cell_source(cell).splitlines()[0],
-                     "status": run.status, "verdict": verdict, "latency_s": run.done - start}
+                     "status": run.status, "verdict": verdict, "latency_s": run.done - start,
+                     "at_s": start - lesson_start}
             if run.first_output is not None:
                 entry["first_output_s"] = max(run.first_output - start, 0)
             if verdict == "failed":
@@ -253,7 +269,7 @@ async def lesson(hub: Hub, names: list[str], args: argparse.Namespace) -> dict:
     sampler.start()
     try:
         records = await asyncio.gather(*(
-            learner(hub, name, name in run_all, random.Random(f"{args.seed}-{name[-2:]}"), args)
+            learner(hub, name, name in run_all, random.Random(f"{args.seed}-{name[-2:]}"), args, started)
             for name in names))
     finally:
         sampler.stopped.set()
@@ -262,10 +278,11 @@ async def lesson(hub: Hub, names: list[str], args: argparse.Namespace) -> dict:
     busy_after, total_after = cpu_times()
     # Idle: every kernel still open, its last cell done a moment ago.
     await asyncio.sleep(5)
-    idle, idle_hub, idle_machine = sampler.sample()
+    idle, cpu, idle_hub, idle_machine = sampler.sample()
     for record in records:
         record["pss_peak_mib"] = sampler.peak[record["name"]] / MIB
         record["pss_idle_mib"] = idle[record["name"]] / MIB
+        record["cpu_s"] = cpu[record["name"]]
     return {
         "learners": records,
         "wall_s": wall,
@@ -317,6 +334,7 @@ def summary(results: dict) -> dict:
         "kernel_ready_s": spread([r["kernel_ready_s"] for r in records if "kernel_ready_s" in r]),
         "kernel_start_to_first_output_s": spread(
             [r["kernel_start_to_first_output_s"] for r in records if "kernel_start_to_first_output_s" in r]),
+        "cpu_s_per_learner": spread([r["cpu_s"] for r in records]),
         "pss_per_learner_mib": {
             "peak": spread([r["pss_peak_mib"] for r in records]),
             "idle": spread([r["pss_idle_mib"] for r in records]),
@@ -366,6 +384,7 @@ def report(results: dict, args: argparse.Namespace) -> str:
         f"  all learners: peak {memory['learners_total_peak']:.0f} MiB, idle "
         f"{memory['learners_total_idle']:.0f} MiB; hub and proxy: peak "
         f"{memory['hub_and_proxy_peak']:.0f} MiB",
+        row("CPU seconds per learner, in all", s["cpu_s_per_learner"], "s", 1),
         f"  machine in use: {memory['machine_used_before'] / 1024:.1f} GiB before, "
         f"peak {memory['machine_used_peak'] / 1024:.1f} GiB, idle at the end "
         f"{memory['machine_used_idle'] / 1024:.1f} GiB",

@@ -84,9 +84,13 @@ class Hub:
     async def connect_kernel(self, name: str, kernel_id: str) -> WebSocketClientConnection:
         """The websocket of kernel `kernel_id` in `name`'s server."""
         ws_url = self.url.replace("http://", "ws://") + f"/user/{name}/api/kernels/{kernel_id}/channels"
-        return await websocket_connect(
-            HTTPRequest(ws_url, headers={"Authorization": f"token {self.token}"})
-        )
+        # The server answers once the kernel does; with a class starting at
+        # once on two cores that can take longer than tornado's default 20 s,
+        # and a browser would keep waiting.
+        return await websocket_connect(HTTPRequest(
+            ws_url, headers={"Authorization": f"token {self.token}"},
+            connect_timeout=180, request_timeout=180,
+        ))
 
 
 @contextmanager

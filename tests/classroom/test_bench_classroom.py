@@ -63,7 +63,7 @@ def test_two_learners_go_through_lesson_01(capsys):
     assert sorted(learner["mode"] for learner in results["learners"]) == ["reader", "run-all"]
     for figures in [summary["latency_s"]["all_cells"], summary["latency_s"]["without_first_cells"],
                     summary["server_spawn_s"], summary["kernel_ready_s"],
-                    summary["kernel_start_to_first_output_s"],
+                    summary["kernel_start_to_first_output_s"], summary["cpu_s_per_learner"],
                     summary["pss_per_learner_mib"]["peak"], summary["pss_per_learner_mib"]["idle"]]:
         assert set(figures) == {"n", "p50", "p95", "max"}
     assert len(summary["latency_s"]["by_cell"]) == len(code)
