@@ -17,9 +17,8 @@ import pwd
 import subprocess
 from pathlib import Path
 
+from classroom_hub import REPO
 from learners import KERNEL_BIN, scratch_dir, toolchain_dirs
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def modes(dirs: list[Path]) -> dict[Path, int]:
