@@ -181,7 +181,9 @@ def cell_source(cell: dict) -> str:
 
 
 def judge(cell: dict, status: str, printed: str) -> str:
-    """"ok", "expected" (an unfinished exercise's check said ❌) or "failed"."""
+    """The verdict on a cell's run: "ok"; "expected", an error in a cell
+    tagged raises-exception (a check says ❌ for an unsolved exercise); or
+    "failed"."""
     tags = cell.get("metadata", {}).get("tags", [])
     if status == "ok":
         return "ok"
@@ -217,7 +219,8 @@ async def learner(hub: Hub, name: str, run_all: bool, think: random.Random,
         connection = await hub.connect_kernel(name, session["kernel"]["id"])
         # The server opens the websocket once the kernel answered kernel_info.
         record["kernel_ready_s"] = time.monotonic() - kernel_requested
-        requests = [execute_request(cell_source(cell), stop_on_error=ERROR_TAG not in cell["metadata"].get("tags", []))
+        requests = [execute_request(cell_source(cell),
+                                    stop_on_error=ERROR_TAG not in cell["metadata"].get("tags", []))
                     for cell in cells]
         try:
             if run_all:
@@ -242,7 +245,7 @@ async def learner(hub: Hub, name: str, run_all: bool, think: random.Random,
                      "status": run.status, "verdict": verdict, "latency_s": run.done - start,
                      "at_s": start - lesson_start}
             if run.first_output is not None:
-                entry["first_output_s"] = max(run.first_output - start, 0)
+                entry["first_output_s"] = run.first_output - start
             if verdict == "failed":
                 entry["printed"] = run.printed[-1500:]
             record["cells"].append(entry)
