@@ -21,6 +21,7 @@
 //! its `complete` marker is written, which happens after the last file.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
@@ -86,13 +87,25 @@ pub fn build(library: &Path, copy: &Path) -> std::io::Result<PathBuf> {
 
 /// The toolchain's `library/` (from `rust-src`), if it is installed.
 pub fn toolchain_library() -> Option<PathBuf> {
-    let output = std::process::Command::new("rustc")
-        .args(["--print", "sysroot"])
-        .output()
-        .ok()?;
-    let sysroot = String::from_utf8(output.stdout).ok()?;
-    let library = Path::new(sysroot.trim()).join("lib/rustlib/src/rust/library");
+    let library = sysroot()?.join("lib/rustlib/src/rust/library");
     library.join("core/src/lib.rs").exists().then_some(library)
+}
+
+/// The sysroot of the `rustc` on the PATH, asked once per process (the
+/// kernel's start needs it here and again for the runtime's `libstd`).
+pub fn sysroot() -> Option<&'static Path> {
+    static SYSROOT: OnceLock<Option<PathBuf>> = OnceLock::new();
+    SYSROOT
+        .get_or_init(|| {
+            let output = std::process::Command::new("rustc")
+                .args(["--print", "sysroot"])
+                .output()
+                .ok()?;
+            let sysroot = String::from_utf8(output.stdout).ok()?;
+            let sysroot = sysroot.trim();
+            (!sysroot.is_empty()).then(|| PathBuf::from(sysroot))
+        })
+        .as_deref()
 }
 
 /// `std-sources-<id>`, the id naming the sources by their place and the

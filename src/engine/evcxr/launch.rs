@@ -139,22 +139,13 @@ impl Session {
 
 /// The directory holding the toolchain's `libstd-*.so`.
 fn rust_library_dir() -> anyhow::Result<PathBuf> {
-    let sysroot = std::process::Command::new("rustc")
-        .args(["--print", "sysroot"])
-        .output()?;
+    let sysroot = crate::std_sources::sysroot()
+        .ok_or_else(|| anyhow::anyhow!("`rustc --print sysroot` gave no sysroot"))?;
     let target = std::process::Command::new("rustc")
         .args(["--print", "host-tuple"])
         .output()?;
-    let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_owned();
     let target = String::from_utf8_lossy(&target.stdout).trim().to_owned();
-    anyhow::ensure!(
-        !sysroot.is_empty(),
-        "`rustc --print sysroot` printed nothing"
-    );
-    Ok(PathBuf::from(sysroot)
-        .join("lib/rustlib")
-        .join(target)
-        .join("lib"))
+    Ok(sysroot.join("lib/rustlib").join(target).join("lib"))
 }
 
 /// `LD_LIBRARY_PATH` with `dir` in front of what the kernel inherited.

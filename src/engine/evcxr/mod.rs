@@ -17,7 +17,7 @@
 //!   `:clear`, completion and inspection.
 //! - `markers.rs` forwards the runtime's stderr to the output, picking out
 //!   the runtime's cell markers (see [`crate::runtime`]).
-//! - `cell_cache.rs` serves a cell's compile from the work slot's cache of
+//! - `cell_cache/` serves a cell's compile from the work slot's cache of
 //!   compiled cells when the same build was done before (this binary is
 //!   evcxr's rustc wrapper).
 //! - `errors.rs` turns evcxr's errors, and the kernel's own failures, into

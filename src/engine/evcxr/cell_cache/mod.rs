@@ -13,8 +13,8 @@
 //! environment. A hit restores the library and its dep-info, replays what
 //! rustc printed, and skips rustc.
 //!
-//! The cache lives in the work slot (`<slot>/cell-cache/`, [`crate::cache`]), not beside the
-//! user's other caches: a cell library's `-C metadata` (part of its
+//! The cache lives in the work slot (`<slot>/cell-cache/`, see
+//! [`crate::cache`]), not beside the user's other caches: a cell library's `-C metadata` (part of its
 //! arguments) comes from the slot's path, and it decides the `TypeId` of the
 //! types cells define, which evcxr's variable store checks on every cell.
 //! Libraries from another slot would make a cell's own variables look
