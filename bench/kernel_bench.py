@@ -246,11 +246,32 @@ def family_pss_mib(pid):
     return total_kib / 1024
 
 
+def first_completion(kernel_name, first_code):
+    """Seconds a completion of a std method takes in a fresh kernel after its
+    first cell (the multitask kernel's analyzer reads std only from then on)."""
+    manager, client, _ = start(kernel_name)
+    try:
+        run(client, first_code)
+        code = "let grown: Vec<u8> = Vec::with_cap"
+        started = time.perf_counter()
+        msg_id = client.complete(code, len(code))
+        reply = wait_for_reply(client, msg_id)
+        took = time.perf_counter() - started
+        if "with_capacity" not in reply["content"]["matches"]:
+            raise RuntimeError(f"completion missed with_capacity: {reply['content']}")
+        return took
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
 def session_figures(kernel_name, first_code, with_processes):
     """The issue-13 table for one kernel: first output at launch, sixteen
-    plain cells cold and after Kernel → Restart, per-kind medians, idle PSS,
+    plain cells cold and after Kernel → Restart, per-kind medians, idle PSS
+    (after the first cell, and after the plain cells), the first completion,
     and (for the multitask kernel) a process's start+join over a session."""
     figures = {"launch → first output of a cell sent at launch (s)": first_output_at_launch(kernel_name, first_code)}
+    figures["first completion, after the first cell (s)"] = first_completion(kernel_name, first_code)
     manager, client, _ = start(kernel_name)
     # A constant every later cell's crate holds, new in every run of the
     # benchmark, so "cold" means never compiled before, whatever is cached.
@@ -259,6 +280,8 @@ def session_figures(kernel_name, first_code, with_processes):
         # The cells after Restart must be the same builds in the same order
         # (evcxr numbers a session's builds, and the number is in each one).
         run(client, first_code)
+        time.sleep(3)
+        figures["idle kernel after its first cell, PSS (MiB)"] = family_pss_mib(kernel_pid(manager))
         run(client, run_marker)
         cold, each = run_all(client, PLAIN_CELLS)
         figures["16 plain cells, cold (s)"] = cold
@@ -267,7 +290,7 @@ def session_figures(kernel_name, first_code, with_processes):
                 took for cell_kind, took in each if cell_kind == kind
             )
         time.sleep(3)
-        figures["idle kernel, PSS of its process tree (MiB)"] = family_pss_mib(kernel_pid(manager))
+        figures["idle kernel after the plain cells, PSS (MiB)"] = family_pss_mib(kernel_pid(manager))
         if with_processes:
             figures["mp::Process start+join, fresh (µs)"] = float(run_text(client, PROCESS_START_JOIN))
             for n in range(40):

@@ -17,7 +17,7 @@ use signal_hook::iterator::Signals;
 use crate::cache;
 use crate::cell::CodeCell;
 use crate::dispatch::{ControlHandler, KernelIdentity, ShellHandler};
-use crate::engine::evcxr::{EngineSetup, EvcxrEngine};
+use crate::engine::evcxr::{analyzer_sources_path, EngineSetup, EvcxrEngine};
 use crate::engine::{Engine, Interrupter};
 use crate::ports::{CellOutput, Publisher};
 use crate::pump::OutputPump;
@@ -35,11 +35,15 @@ pub fn run(connection_file: &Path) -> anyhow::Result<()> {
     let seed = Seed::beside_this_binary();
     let slot = cache::claim_work_slot(seed.as_ref())?;
     std::env::set_var("EVCXR_TMPDIR", &slot.dir);
-    // Also before any thread starts: evcxr's rust-analyzer reads it.
+    // Also before any thread starts: evcxr's rust-analyzer reads it. It
+    // names a link the engine points at the trimmed sources once a cell
+    // needs them (engine/evcxr/analyzer_std.rs).
+    let mut std_library = None;
     if std::env::var_os(std_sources::SOURCES_ENV).is_none() {
         let seed_dir = seed.as_ref().map(Seed::dir);
-        if let Some(library) = std_sources::trimmed_library(seed_dir, &cache::cache_root()) {
-            std::env::set_var(std_sources::SOURCES_ENV, library);
+        std_library = std_sources::trimmed_library(seed_dir, &cache::cache_root());
+        if std_library.is_some() {
+            std::env::set_var(std_sources::SOURCES_ENV, analyzer_sources_path(&slot.dir));
         }
     }
     let prelude = cache::prelude_dir(seed.as_ref())?;
@@ -54,6 +58,7 @@ pub fn run(connection_file: &Path) -> anyhow::Result<()> {
         work_dir: slot.dir.clone(),
         seed,
         output: Arc::clone(&output),
+        std_library,
     });
     let interrupter = engine.interrupter();
     forward_sigint(interrupter.clone())?;
@@ -119,6 +124,7 @@ pub fn warm_up(prelude_dir: &Path, work_dir: &Path) -> anyhow::Result<()> {
         work_dir: work_dir.to_path_buf(),
         seed: None,
         output: Arc::clone(&output),
+        std_library: None,
     });
     let outcome = engine.execute(CodeCell::parse("getpid();"), output, Box::new(|_| None));
     drop(messages);

@@ -189,13 +189,16 @@ pub fn build(
         vendor(&prelude, &vendored)?;
         write_atomically(&dir.join(CONFIG), &patch_config(&prelude, &vendored)?)?;
         build_work_dir(&dir, build_prelude)?;
-        // The standard library's sources as learners' analyzers read them;
-        // without rust-src there are none to trim, and nothing is lost.
-        std_sources::trimmed_library(None, &dir);
         // rustc and cargo make some files for their owner only (incremental
         // compilation's lock files): every user copies the whole build.
         readable_by_all(&dir)?;
         std::fs::write(dir.join(COMPLETE), "")?;
+    }
+    // The standard library's sources as learners' analyzers read them, made
+    // again when the toolchain or the copy's layout changed since the seed
+    // was built; without rust-src there are none to trim, and nothing is lost.
+    if let Some(library) = std_sources::trimmed_library(None, &dir) {
+        readable_by_all(&library)?;
     }
     remove_other_seeds(spec_dir, &name);
     Ok(Seed { dir })

@@ -14,8 +14,18 @@
 //! rest of `std` work as before. A learner who wants the whole library sets
 //! `RUST_SRC_PATH` to the toolchain's own and the kernel leaves it alone.
 //!
-//! The copy is named by the toolchain's sources (`std-sources-<id>`), so a
-//! toolchain update never pairs the analyzer with older sources. `install`
+//! The copy also leaves out `library/`'s `Cargo.toml` (and lock file):
+//! without a workspace manifest the analyzer puts the standard library's
+//! crates together itself instead of running `cargo metadata` on it, which
+//! takes a moment at every workspace load and downloads std's own
+//! dependencies (hashbrown, libc, gimli, …) into a new learner's
+//! `~/.cargo`: nothing a cell's types need, and no network at a kernel's
+//! start. The kernel shows the analyzer this copy only once a cell needs it
+//! (`engine/evcxr/analyzer_std.rs`).
+//!
+//! The copy is named by the toolchain's sources and the copy's layout
+//! (`std-sources-<id>`), so a toolchain update never pairs the analyzer with
+//! older sources. `install`
 //! builds it into the seed for every learner; otherwise the first kernel of
 //! a user builds it in their cache. **Invariant:** a copy is used only once
 //! its `complete` marker is written, which happens after the last file.
@@ -28,9 +38,21 @@ use sha2::{Digest, Sha256};
 /// What rust-analyzer reads to find the standard library's sources.
 pub const SOURCES_ENV: &str = "RUST_SRC_PATH";
 
-/// The top-level directories of `library/` left out: the two SIMD modules
-/// (stubbed, below) and test crates no library includes.
-const LEFT_OUT: [&str; 4] = ["stdarch", "portable-simd", "coretests", "alloctests"];
+/// The top-level entries of `library/` left out: the two SIMD modules
+/// (stubbed, below), test crates no library includes, and the workspace
+/// manifest.
+const LEFT_OUT: [&str; 6] = [
+    "stdarch",
+    "portable-simd",
+    "coretests",
+    "alloctests",
+    "Cargo.toml",
+    "Cargo.lock",
+];
+
+/// Changes whenever what the copy leaves out changes, so that a copy made
+/// by an older kernel is not taken for this one's.
+const LAYOUT: &[u8] = b"layout 2: no workspace manifest";
 
 /// Files `core` includes from the left-out directories, and what stands in
 /// for them: modules with nothing in them, and empty documentation.
@@ -108,10 +130,12 @@ pub fn sysroot() -> Option<&'static Path> {
         .as_deref()
 }
 
-/// `std-sources-<id>`, the id naming the sources by their place and the
-/// size and time of their crate roots (an update rewrites them).
+/// `std-sources-<id>`, the id naming the copy's layout and the sources by
+/// their place and the size and time of their crate roots (an update
+/// rewrites them).
 pub fn copy_name(library: &Path) -> Option<String> {
     let mut hasher = Sha256::new();
+    hasher.update(LAYOUT);
     hasher.update(library.as_os_str().as_encoded_bytes());
     for root in ["core/src/lib.rs", "alloc/src/lib.rs", "std/src/lib.rs"] {
         let metadata = std::fs::metadata(library.join(root)).ok()?;
@@ -187,6 +211,7 @@ mod tests {
             "pub mod x86 {}",
         );
         write(&library.join("coretests/tests/lib.rs"), "#[test] fn t() {}");
+        write(&library.join("Cargo.toml"), "[workspace]");
 
         let copy = dir.path().join("cache/std-sources-x");
         let trimmed = build(&library, &copy).unwrap();
@@ -196,6 +221,7 @@ mod tests {
         assert_eq!(read("std/src/lib.rs"), "pub mod io;");
         assert!(read("stdarch/crates/core_arch/src/mod.rs").contains("pub mod arch {}"));
         assert!(!trimmed.join("coretests").exists());
+        assert!(!trimmed.join("Cargo.toml").exists());
         assert!(copy.join(COMPLETE).exists());
         assert!(
             !dir.path().join("cache").read_dir().unwrap().any(|entry| {

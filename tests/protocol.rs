@@ -103,27 +103,37 @@ fn completion_offers_prelude_names() {
     assert_eq!(reply.cursor_end, code.len());
 }
 
+/// A cell that prints where the link `RUST_SRC_PATH` names points now.
+const PRINT_ANALYZER_STD: &str = "match std::env::var(\"RUST_SRC_PATH\") {
+    Ok(link) => println!(\"{}\", std::fs::read_link(link).unwrap().display()),
+    Err(_) => println!(\"unset\"),
+}";
+
+/// The name of the trimmed standard library's copy for this toolchain, if
+/// it has `rust-src` (without it nothing is trimmed and nothing is set).
+fn trimmed_copy_name() -> Option<String> {
+    let library = multitask_kernel::std_sources::toolchain_library()?;
+    Some(multitask_kernel::std_sources::copy_name(&library).unwrap())
+}
+
 #[test]
 fn the_analyzer_reads_the_trimmed_standard_library_and_still_knows_std() {
     let kernel = shared(&KERNEL);
-    // The runtime inherits the kernel's environment, as evcxr's analyzer
-    // sees it.
-    let printed = kernel
-        .run_ok("println!(\"{:?}\", std::env::var(\"RUST_SRC_PATH\").ok());")
-        .stream_text("stdout");
-    let Some(library) = multitask_kernel::std_sources::toolchain_library() else {
-        // Without rust-src there is nothing to trim and nothing is set.
-        assert_eq!(printed, "None\n");
-        return;
-    };
-    let copy = multitask_kernel::std_sources::copy_name(&library).unwrap();
-    assert!(
-        printed.contains(&copy) && printed.contains("library"),
-        "{printed}"
-    );
+    // A completion shows the analyzer the real library, whatever ran before.
     assert!(complete(&kernel, "let v: Vec<u8> = Vec::with_cap")
         .matches
         .contains(&"with_capacity".to_owned()));
+    // The runtime inherits the kernel's environment, as evcxr's analyzer
+    // sees it.
+    let printed = kernel.run_ok(PRINT_ANALYZER_STD).stream_text("stdout");
+    let Some(copy) = trimmed_copy_name() else {
+        assert_eq!(printed, "unset\n");
+        return;
+    };
+    assert!(
+        printed.contains(&copy) && printed.trim_end().ends_with("library"),
+        "{printed}"
+    );
     kernel.run_ok("let grid = vec![vec![0u8; 3]; 2];");
     assert_eq!(
         kernel
@@ -131,6 +141,46 @@ fn the_analyzer_reads_the_trimmed_standard_library_and_still_knows_std() {
             .result_text()
             .as_deref(),
         Some("6")
+    );
+}
+
+#[test]
+fn the_analyzer_sees_a_stub_std_until_a_cell_defines_a_variable() {
+    // A kernel of its own: the first cells are what this is about.
+    let kernel = Kernel::start();
+    let printed = kernel.run_ok(PRINT_ANALYZER_STD).stream_text("stdout");
+    let Some(copy) = trimmed_copy_name() else {
+        assert_eq!(printed, "unset\n");
+        return;
+    };
+    assert!(printed.trim_end().ends_with("rust-src-stub"), "{printed}");
+    // Items and statements without `let` need no types from the analyzer.
+    kernel.run_ok("fn words() -> Vec<String> { vec![\"ab\".into(), \"c\".into()] }");
+    let printed = kernel.run_ok(PRINT_ANALYZER_STD).stream_text("stdout");
+    assert!(printed.trim_end().ends_with("rust-src-stub"), "{printed}");
+    // A variable's type comes from the analyzer, which now reads std.
+    kernel.run_ok("let lengths: Vec<usize> = words().iter().map(String::len).collect();\nlet joined = words().concat();");
+    let printed = kernel.run_ok(PRINT_ANALYZER_STD).stream_text("stdout");
+    assert!(printed.contains(&copy), "{printed}");
+    assert_eq!(
+        kernel
+            .run_ok("format!(\"{lengths:?} {joined}\")")
+            .result_text()
+            .as_deref(),
+        Some("\"[2, 1] abc\"")
+    );
+    let exchange = kernel.exchange(InspectRequest {
+        code: "joined".to_owned(),
+        cursor_pos: 3,
+        detail_level: Some(0),
+    });
+    let JupyterMessageContent::InspectReply(reply) = &exchange.reply.content else {
+        panic!("{:?}", exchange.reply);
+    };
+    assert!(
+        format!("{:?}", reply.data).contains("String"),
+        "{:?}",
+        reply.data
     );
 }
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use evcxr::{CommandContext, EvalContext};
 
+use super::analyzer_std::AnalyzerStd;
 use super::markers;
 use super::session::{Repair, Session};
 use crate::engine::Interrupter;
@@ -54,6 +55,10 @@ pub struct EngineSetup {
     pub seed: Option<Seed>,
     /// Receives the runtime's output from the first moment.
     pub output: Arc<dyn CellOutput>,
+    /// The standard library's sources rust-analyzer is shown once a cell
+    /// needs them, through the link `RUST_SRC_PATH` names
+    /// ([`super::analyzer_std`]); `None`: it reads what it finds from the start.
+    pub std_library: Option<PathBuf>,
 }
 
 /// Calls the binary makes before anything else, when evcxr runs it as a helper.
@@ -96,6 +101,7 @@ impl Session {
         interrupter: Interrupter,
         compile_cache: CompileCache,
     ) -> anyhow::Result<Session> {
+        let analyzer_std = AnalyzerStd::stubbed(&setup.work_dir, setup.std_library.as_deref())?;
         let mut runtime = std::process::Command::new(std::env::current_exe()?);
         runtime.process_group(0);
         runtime.env(KERNEL_PID_ENV, std::process::id().to_string());
@@ -111,18 +117,26 @@ impl Session {
             Arc::clone(&setup.output),
             interrupter.clone(),
         );
+        let prelude_path = setup.prelude_dir.display().to_string();
         let mut session = Session {
             context: CommandContext::with_eval_context(eval_context),
             markers,
             interrupter,
             runtime_pid: 0,
             prelude_load: format!(
-                ":dep multitask = {{ path = {:?} }}\n{PRELUDE_IMPORTS}\n{ATTACH}",
-                setup.prelude_dir.display().to_string()
+                ":dep multitask = {{ path = {prelude_path:?} }}\n{PRELUDE_IMPORTS}\n{ATTACH}"
             ),
+            // The same dependency spelt differently: it changes the cell
+            // crate's `Cargo.toml` (so the analyzer reloads its workspace)
+            // and nothing cargo builds.
+            workspace_reload: format!(":dep multitask = {{path = {prelude_path:?}}}"),
+            analyzer_std,
             repair: Repair::Nothing,
         };
         session.note_runtime_pid();
+        // evcxr ran a cell of its own while making the context (`42`): its
+        // markers are taken now, so that each later step waits for its own.
+        session.wait_for_cell_output();
         let cache_mib = match compile_cache {
             CompileCache::Shared => CACHE_MIB,
             CompileCache::Off => 0,
@@ -130,8 +144,7 @@ impl Session {
         // `:clear` keeps these settings, so they are not part of `prelude_load`.
         let settings = format!(":opt {OPT_LEVEL}\n:cache {cache_mib}\n");
         session
-            .context
-            .execute(&format!("{settings}{}", session.prelude_load))
+            .run_kernel_step(&format!("{settings}{}", session.prelude_load))
             .map_err(|error| anyhow::anyhow!("loading the prelude failed: {error}"))?;
         Ok(session)
     }

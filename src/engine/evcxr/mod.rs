@@ -17,18 +17,23 @@
 //!   `:clear`, completion and inspection.
 //! - `markers.rs` forwards the runtime's stderr to the output, picking out
 //!   the runtime's cell markers (see [`crate::runtime`]).
+//! - `analyzer_std.rs` decides which standard library evcxr's
+//!   rust-analyzer sees: a stub until a cell defines a variable or a
+//!   completion or inspection is asked for.
 //! - `cell_cache/` serves a cell's compile from the work slot's cache of
 //!   compiled cells when the same build was done before (this binary is
 //!   evcxr's rustc wrapper).
 //! - `errors.rs` turns evcxr's errors, and the kernel's own failures, into
 //!   the errors a learner reads.
 
+mod analyzer_std;
 mod cell_cache;
 mod errors;
 mod launch;
 mod markers;
 mod session;
 
+pub use analyzer_std::sources_path as analyzer_sources_path;
 pub use launch::{subprocess_hook, EngineSetup};
 
 use std::sync::Arc;
@@ -176,13 +181,12 @@ fn actor(setup: EngineSetup, interrupter: Interrupter, requests: Receiver<Reques
     };
     let mut analyzer_warm = false;
     loop {
-        // rust-analyzer analyses the prelude the first time it is asked
-        // anything (evcxr asks it for the type of every new variable): ask
-        // while the learner is still reading, but never ahead of a waiting
-        // request.
+        // rust-analyzer analyses the prelude's items the first time it is
+        // asked for a completion: once it reads the real standard library
+        // (a cell defined a variable), ask while the learner is still
+        // reading, but never ahead of a waiting request.
         if !analyzer_warm && requests.is_empty() {
-            session.warm_up_analyzer();
-            analyzer_warm = true;
+            analyzer_warm = session.warm_up_analyzer();
         }
         let Ok(request) = requests.recv() else {
             return;

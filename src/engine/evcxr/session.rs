@@ -17,6 +17,7 @@ use evcxr::{CommandContext, EvalCallbacks, EvalOutputs};
 use jupyter_protocol::{Media, MediaType};
 use multitask::host::NO_STDIN_REPLY;
 
+use super::analyzer_std::AnalyzerStd;
 use super::errors;
 use super::launch::ATTACH;
 use super::markers::Marker;
@@ -53,6 +54,10 @@ pub(super) struct Session {
     pub(super) runtime_pid: u32,
     /// What brings the prelude into the session (`:dep`, `use`, attach).
     pub(super) prelude_load: String,
+    /// What makes rust-analyzer load its workspace again (a `:dep`).
+    pub(super) workspace_reload: String,
+    /// Which standard library rust-analyzer sees.
+    pub(super) analyzer_std: AnalyzerStd,
     /// What the next cell needs done first.
     pub(super) repair: Repair,
 }
@@ -80,10 +85,26 @@ impl Session {
         std::mem::replace(&mut self.runtime_pid, pid) != pid
     }
 
-    /// Has rust-analyzer analyse the prelude, which it does the first time it
-    /// is asked anything.
-    pub(super) fn warm_up_analyzer(&mut self) {
+    /// Has rust-analyzer analyse the prelude's items, which it does the
+    /// first time it is asked for a completion, once it sees the real
+    /// standard library; returns whether it did.
+    pub(super) fn warm_up_analyzer(&mut self) -> bool {
+        if self.analyzer_std.is_stub() {
+            return false;
+        }
         let _ = self.context.completions(WARM_UP_QUERY, WARM_UP_QUERY.len());
+        true
+    }
+
+    /// Shows rust-analyzer the real standard library if it still sees the
+    /// stub: the link turned, then its workspace reloaded by a step of the
+    /// kernel's own (a `:dep` line evcxr builds and runs as a cell).
+    fn show_analyzer_the_real_std(&mut self) -> Result<(), evcxr::Error> {
+        if !self.analyzer_std.is_stub() {
+            return Ok(());
+        }
+        self.analyzer_std.turn()?;
+        self.run_kernel_step(&self.workspace_reload.clone())
     }
 
     /// Runs `cell`, its output going to `output`.
@@ -125,7 +146,9 @@ impl Session {
     /// cell-finished marker: the step's cell-started marker is then behind
     /// us, and cannot be taken for the start of the learner's code (which
     /// ends the compiling notice) however late the stderr forwarder reads it.
-    fn run_kernel_step(&mut self, code: &str) -> Result<(), evcxr::Error> {
+    pub(super) fn run_kernel_step(&mut self, code: &str) -> Result<(), evcxr::Error> {
+        // Markers a cell left after its grace period are not this step's.
+        while self.markers.try_recv().is_ok() {}
         let outputs = self.context.execute(code)?;
         if outputs.phases.iter().any(|phase| phase.name == "Execution") {
             self.wait_for_cell_output();
@@ -173,6 +196,11 @@ impl Session {
                 RESTARTED.to_owned(),
             )])));
         }
+        if self.analyzer_std.needed_for(&cell.code) {
+            if let Err(error) = self.show_analyzer_the_real_std() {
+                return kernel_step_failed(output, &error.to_string());
+            }
+        }
         if cell.timeline {
             // Arms the prelude's recorder for the cell that follows.
             if let Err(error) = self.run_kernel_step(TIMELINE_BEGIN) {
@@ -214,7 +242,7 @@ impl Session {
 
     /// Waits until the runtime has said that everything the cell wrote is in
     /// the pipes (its stderr marker may trail evcxr's end of the cell).
-    fn wait_for_cell_output(&self) {
+    pub(super) fn wait_for_cell_output(&self) {
         while let Ok(marker) = self.markers.recv_timeout(FINISH_GRACE) {
             if marker == Marker::Finished {
                 return;
@@ -224,6 +252,9 @@ impl Session {
 
     /// Completion candidates at byte offset `cursor` of `code`.
     pub(super) fn complete(&mut self, code: &str, cursor: usize) -> Completions {
+        // Without it there would be nothing to offer; a failure leaves the
+        // stub, and the completions then offer what they can.
+        let _ = self.show_analyzer_the_real_std();
         let Ok(found) = self.context.completions(code, cursor) else {
             return Completions::nothing_at(cursor);
         };
@@ -268,6 +299,7 @@ impl Session {
             let text = format!("{word}: {type_name}");
             return Some(Media::new(vec![MediaType::Plain(text)]));
         }
+        let _ = self.show_analyzer_the_real_std();
         let (plain, html) = self.context.hover_at(code, end).ok()?;
         if plain.trim().is_empty() {
             return None;
