@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+mod prelude_layers;
+
 /// Every `.rs` file at or under `dir`, as (path relative to the repository,
 /// code lines: comments left out, so prose may name any crate).
 fn sources(dir: &str) -> Vec<(String, Vec<String>)> {

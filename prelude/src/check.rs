@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::mp::process::ProcessShared;
 use crate::mp::{Message, Queue};
 use crate::output::{write_text, Stream};
-use crate::report::panic_message;
+use crate::report::{panic_message, NotPassed};
 use crate::state::{state, Role};
 use crate::timeline::now;
 
@@ -321,7 +321,3 @@ pub fn fail(hint: impl Display) -> ! {
     write_text(Stream::Stdout, &format!("❌ {hint}\n"));
     std::panic::panic_any(NotPassed(hint))
 }
-
-/// The payload of the panic that ends a failed check; the panic hook reports
-/// it as an `AssertionError`.
-pub(crate) struct NotPassed(pub(crate) String);

@@ -28,6 +28,7 @@ pub mod prelude;
 pub mod queue;
 mod report;
 mod state;
+mod sys;
 pub mod threading;
 pub mod timeline;
 

@@ -136,7 +136,7 @@ pub(crate) fn report_interrupt_once(state: &State) {
             evalue: String::new(),
             traceback: vec!["KeyboardInterrupt".to_string()],
         };
-        crate::display::send_event(&event);
+        crate::output::send_event(&event);
     }
 }
 

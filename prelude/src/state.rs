@@ -227,6 +227,25 @@ impl State {
         self.live_processes.fetch_sub(count, Ordering::SeqCst);
     }
 
+    /// The registry record of the calling thread, if the prelude started it.
+    pub(crate) fn current_thread_record(&self) -> Option<Arc<ThreadShared>> {
+        let ident = crate::sys::thread_ident();
+        self.threads
+            .lock()
+            .iter()
+            .find(|thread| thread.ident.load(Ordering::Relaxed) == ident)
+            .cloned()
+    }
+
+    /// Whether the calling thread was abandoned at its cell's end (the
+    /// common case, none abandoned, is one load).
+    pub(crate) fn current_thread_abandoned(&self) -> bool {
+        self.abandoned_threads.load(Ordering::SeqCst) > 0
+            && self
+                .current_thread_record()
+                .is_some_and(|thread| thread.abandoned.load(Ordering::SeqCst))
+    }
+
     /// Registers something to end with the cell.
     pub(crate) fn register_resource(&self, resource: Arc<dyn CellResource>) {
         self.resources.lock().push(resource);
@@ -283,7 +302,7 @@ fn create_runtime_state() -> &'static State {
 /// Creates the state (if needed) and notes the main thread's ident.
 pub(crate) fn attach() {
     let state = state();
-    if crate::threading::is_main_thread() {
+    if crate::sys::is_main_thread() {
         // SAFETY: pthread_self has no preconditions.
         let ident = unsafe { libc::pthread_self() } as u64;
         state.main_ident.store(ident, Ordering::Relaxed);

@@ -26,7 +26,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crossbeam_channel::{bounded, unbounded, Sender};
 
 use crate::state::{become_child, state, ProcessIdentity, Role, State};
-use crate::threading::is_main_thread;
+use crate::sys::is_main_thread;
 
 /// The code a child runs; it returns the exit code.
 pub(crate) type ChildBody = Box<dyn FnOnce() -> i32 + Send>;

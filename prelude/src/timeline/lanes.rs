@@ -16,9 +16,9 @@ use crate::state::{state, Role, State};
 /// prelude thread takes the lane the thread that started it claimed (see
 /// [`thread_starting`]).
 pub(super) fn register(state: &State, recorder: &Recorder, ident: u64) -> Option<usize> {
-    let main = crate::threading::is_main_thread();
+    let main = crate::sys::is_main_thread();
     // A daemon thread abandoned by an earlier cell is no part of this one.
-    if !main && crate::threading::current_thread_abandoned(state) {
+    if !main && state.current_thread_abandoned() {
         return None;
     }
     if main {
@@ -28,7 +28,7 @@ pub(super) fn register(state: &State, recorder: &Recorder, ident: u64) -> Option
         };
         return recorder.register(ident, &[name], true, now());
     }
-    let record = crate::threading::current_thread_record(state);
+    let record = state.current_thread_record();
     if let Some(thread) = &record {
         let ticket = thread.lane().ticket();
         if let Some(lane) = recorder.lane_of(ticket) {
@@ -127,7 +127,7 @@ pub(crate) fn child_view(parent: &Recorder, ticket: Ticket) -> Recorder {
     Recorder::inherit(
         parent,
         std::process::id(),
-        crate::threading::get_ident(),
+        crate::sys::thread_ident(),
         ticket,
     )
 }
@@ -137,7 +137,7 @@ pub(crate) fn thread_ended(lane: &ThreadLane) {
     let Some(recorder) = armed(state()) else {
         return;
     };
-    let ident = crate::threading::get_ident();
+    let ident = crate::sys::thread_ident();
     let own = lane
         .current(recorder)
         .or_else(|| recorder.find_lane(ident).flatten());

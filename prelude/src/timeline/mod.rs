@@ -10,12 +10,11 @@
 //! (see [`Thinning`]); the other hooks (sleep, join, print) a look at the
 //! process's state for a recorder.
 //!
-//! `kind` names the events; `probe` finds the calling thread's lane,
+//! `recorder::Kind` names the events; `probe` finds the calling thread's lane,
 //! `lanes` gives threads and processes theirs; `thinning` keeps frequent
 //! lock and queue uses cheap; `waits` records sleeps and joins; `recorder`
 //! stores it all, `layout`, `svg` and `marks` draw it.
 
-mod kind;
 mod lanes;
 mod layout;
 mod marks;
@@ -33,13 +32,13 @@ use crate::host::{host, Event};
 use crate::state::{state, Role, State};
 use probe::armed;
 
-pub(crate) use kind::Kind;
 pub(crate) use lanes::{
     child_reaped, child_view, process_ended, process_forked, process_forking, thread_ended,
     thread_never_ran, thread_starting, ThreadLane,
 };
 pub(crate) use marks::escape;
 pub(crate) use probe::{probe, recording};
+pub(crate) use recorder::Kind;
 pub(crate) use recorder::{now, Recorder, Ticket};
 pub(crate) use thinning::{blocking, exact, frequent, noted_again, Thinning, Watch};
 pub(crate) use waits::{joining, waiting};
@@ -112,7 +111,7 @@ pub(crate) fn finish(state: &State, end_began: u64) {
     recorder.disarm();
     let (lanes, dropped) = recorder.dump();
     let picture = svg::render(lanes, std::process::id(), finished, dropped);
-    crate::display::send_event(&Event::Display {
+    crate::output::send_event(&Event::Display {
         data: vec![
             ("image/svg+xml".to_string(), picture.svg),
             (
