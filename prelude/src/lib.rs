@@ -22,6 +22,7 @@ pub mod host;
 mod interrupt;
 mod lifecycle;
 pub mod mp;
+mod observer;
 pub mod output;
 pub mod pool;
 pub mod prelude;

@@ -11,16 +11,14 @@ use std::sync::Arc;
 use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 
-use crate::check::Sighting;
 use crate::host::{host, Event};
 use crate::mp::feeder::Feeder;
 use crate::mp::fork::ForkRequest;
 use crate::mp::process::ProcessShared;
 use crate::mp::sharer::Shares;
-use crate::mp::Queue;
 use crate::threading::os_threads::IdleThread;
 use crate::threading::ThreadShared;
-use crate::timeline::Recorder;
+use crate::timeline::recorder::Recorder;
 
 /// Most processes (children and pool workers) one process may have alive at
 /// once: a fork storm becomes a clear error instead of a frozen machine.
@@ -104,6 +102,13 @@ pub(crate) trait CellResource: Send + Sync {
     fn end_with_cell(&self);
 }
 
+/// Something drawn in its final state at a cell's end, after the cell's
+/// children ended (progress bars), so executed notebooks keep final drawings.
+pub(crate) trait FinalDrawing: Send + Sync {
+    /// Draws the final state (marked interrupted if the cell was).
+    fn draw_at_cell_end(&self);
+}
+
 /// Process-wide prelude state; one per process, shared by every cell's copy.
 pub(crate) struct State {
     pub(crate) role: Role,
@@ -127,7 +132,7 @@ pub(crate) struct State {
     /// How many running threads are abandoned; zero lets `println!` skip a lookup.
     pub(crate) abandoned_threads: AtomicUsize,
     /// Progress bars the running cell used, drawn at its end (runtime only).
-    pub(crate) progress_bars: Mutex<Vec<Arc<crate::display::Bar>>>,
+    pub(crate) progress_bars: Mutex<Vec<Arc<dyn FinalDrawing>>>,
     /// Pools to end with the cell.
     pub(crate) resources: Mutex<Vec<Arc<dyn CellResource>>>,
     /// Live processes counted against [`State::process_limit`].
@@ -156,7 +161,8 @@ pub(crate) struct State {
     pub(crate) recorder: AtomicPtr<Recorder>,
     /// Where `check::seen` sends its sightings: set in a check's process
     /// (and inherited by what it starts), null elsewhere. Never freed.
-    pub(crate) check_sightings: AtomicPtr<Queue<Sighting>>,
+    /// An `mp::Queue<check::Sighting>`, opaque here: only `check` reads it.
+    pub(crate) check_sightings: AtomicPtr<()>,
     /// When the running check started (monotonic nanoseconds).
     pub(crate) check_started: AtomicU64,
     /// The running `asyncio` event loops: (thread ident, the loop's address).
@@ -246,6 +252,14 @@ impl State {
                 .is_some_and(|thread| thread.abandoned.load(Ordering::SeqCst))
     }
 
+    /// Waits until every feeder of this process has emptied its batch.
+    pub(crate) fn flush_feeders(&self) {
+        let feeders: Vec<_> = self.feeders.lock().clone();
+        for feeder in feeders {
+            feeder.flush();
+        }
+    }
+
     /// Registers something to end with the cell.
     pub(crate) fn register_resource(&self, resource: Arc<dyn CellResource>) {
         self.resources.lock().push(resource);
@@ -285,8 +299,9 @@ fn create_runtime_state() -> &'static State {
         Ordering::Acquire,
     ) {
         Ok(_) => {
-            crate::report::install_panic_hook();
-            host().set_cell_end(crate::lifecycle::cell_end_hook);
+            // Up a layer: the state comes first in every prelude call, and
+            // the hooks must exist as soon as it does (see `lifecycle`).
+            crate::lifecycle::install_hooks();
             // SAFETY: just leaked, never freed.
             unsafe { &*fresh }
         }
@@ -310,13 +325,13 @@ pub(crate) fn attach() {
 }
 
 /// In a freshly forked child: replaces the inherited state (whose locks other
-/// threads of the parent may have held at the fork) with a fresh one; `lane`
-/// is the child's `:timeline` lane.
+/// threads of the parent may have held at the fork) with a fresh one;
+/// `recorder` is the child's view of the `:timeline` recording, if any.
 pub(crate) fn become_child(
     role: Role,
     identity: ProcessIdentity,
     process_limit: usize,
-    lane: crate::timeline::Ticket,
+    recorder: Option<Recorder>,
 ) {
     let inherited = state();
     let fresh = State::new(role, identity, process_limit);
@@ -324,10 +339,7 @@ pub(crate) fn become_child(
         inherited.thread_counter.load(Ordering::Relaxed),
         Ordering::Relaxed,
     );
-    let recorder = inherited.recorder.load(Ordering::Acquire);
-    if !recorder.is_null() {
-        // SAFETY: recorders are leaked, never freed; the child maps the same segment.
-        let view = crate::timeline::child_view(unsafe { &*recorder }, lane);
+    if let Some(view) = recorder {
         fresh
             .recorder
             .store(Box::into_raw(Box::new(view)), Ordering::Release);

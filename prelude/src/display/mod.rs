@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::host::Event;
 use crate::output::send_event;
 
-pub(crate) use progress_bar::{draw_at_cell_end, Bar};
 pub use progress_bar::{progress, Progress};
 
 /// A display in the notebook that can be replaced in place, like the handle

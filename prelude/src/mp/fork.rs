@@ -126,7 +126,8 @@ fn run_child(setup: ChildSetup, parent_pid: libc::pid_t, lane: crate::timeline::
             .live_processes
             .load(std::sync::atomic::Ordering::SeqCst),
     );
-    become_child(setup.role, setup.identity, budget, lane);
+    let recorder = crate::timeline::child_view(lane);
+    become_child(setup.role, setup.identity, budget, recorder);
     let exit_code = catch_unwind(AssertUnwindSafe(setup.body)).unwrap_or(1);
     let _ = catch_unwind(|| crate::lifecycle::finish_main(state()));
     crate::lifecycle::flush_standard_streams();

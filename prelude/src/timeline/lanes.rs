@@ -121,15 +121,22 @@ pub(crate) fn process_forked(ticket: Ticket, pid: Option<u32>) {
     }
 }
 
-/// In a child just forked from a process with `parent` as its recorder:
-/// the child's own view, its main thread on the lane of `ticket`.
-pub(crate) fn child_view(parent: &Recorder, ticket: Ticket) -> Recorder {
-    Recorder::inherit(
+/// In a child just forked (its state still the parent's): the child's own
+/// view of the parent's recorder, if it had one, its main thread on the
+/// lane of `ticket`.
+pub(crate) fn child_view(ticket: Ticket) -> Option<Recorder> {
+    let parent = state().recorder.load(Ordering::Acquire);
+    if parent.is_null() {
+        return None;
+    }
+    // SAFETY: recorders are leaked, never freed; the child maps the same segment.
+    let parent = unsafe { &*parent };
+    Some(Recorder::inherit(
         parent,
         std::process::id(),
         crate::sys::thread_ident(),
         ticket,
-    )
+    ))
 }
 
 /// The calling prelude thread, given `lane` when it started, ends.

@@ -19,7 +19,7 @@ mod lanes;
 mod layout;
 mod marks;
 mod probe;
-mod recorder;
+pub(crate) mod recorder;
 mod svg;
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,8 @@ use std::time::Instant;
 
 use super::header::{Books, RingHeader};
 use super::Ring;
+// Up a layer: a blocked side waits in the one waiting loop, which checks for
+// an interrupt between slices (tests/architecture/prelude_layers.rs).
 use crate::interrupt::wait_for;
 use crate::mp::shm::{futex_wait, futex_wake};
 
