@@ -31,7 +31,10 @@ pub(crate) extern "C" fn cell_end_hook() {
 /// Ends the running cell: see the module doc.
 pub(crate) fn end_cell() {
     let state = state();
-    let recording = crate::timeline::cell_ending(state);
+    let observer = state.cell_end_observer.lock().clone();
+    let observed = observer
+        .as_ref()
+        .and_then(|observer| observer.cell_ending(state));
     crate::report::forget_pending_panic();
     if host().interrupted.load(Ordering::SeqCst) {
         abort_main(state);
@@ -46,8 +49,8 @@ pub(crate) fn end_cell() {
         drawing.draw_at_cell_end();
     }
     flush_standard_streams();
-    if let Some(end_began) = recording {
-        crate::timeline::finish(state, end_began);
+    if let (Some(observer), Some(began)) = (observer, observed) {
+        observer.cell_ended(state, began);
     }
 }
 

@@ -77,14 +77,10 @@ const REASONED: &[(&str, &str, &str)] = &[
 /// may only shrink (an entry that no longer exists fails the test, so it is
 /// taken out when its move lands).
 const PENDING: &[(&str, &str)] = &[
-    // The cell end draws the recording (`timeline::cell_ending`, `finish`).
-    ("lifecycle", "timeline"),
     // `State` holds the records of processes, queue feeders, the fork
     // spawner, handed descriptors and threads, typed.
     ("state", "mp"),
     ("state", "threading"),
-    // A lane is named after its thread (`threading::current_thread`).
-    ("timeline", "threading"),
 ];
 
 /// The row of `ORDER` module `path` belongs to (its index).

@@ -92,20 +92,8 @@ pub fn current_thread() -> ThreadInfo {
         return thread.info();
     }
     let ident = get_ident();
-    let mut dummies = state.dummy_threads.lock();
-    let name = match dummies.iter().find(|(known, _)| *known == ident) {
-        Some((_, name)) => name.clone(),
-        None => {
-            let name = format!(
-                "Dummy-{}",
-                state.dummy_counter.fetch_add(1, Ordering::Relaxed)
-            );
-            dummies.push((ident, name.clone()));
-            name
-        }
-    };
     ThreadInfo {
-        name,
+        name: state.dummy_thread_name(ident),
         ident,
         native_id: get_native_id(),
         daemon: true,

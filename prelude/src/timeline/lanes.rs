@@ -38,7 +38,7 @@ pub(super) fn register(state: &State, recorder: &Recorder, ident: u64) -> Option
     }
     let thread = record
         .map(|thread| thread.name())
-        .unwrap_or_else(|| crate::threading::current_thread().name().to_string());
+        .unwrap_or_else(|| state.dummy_thread_name(ident));
     recorder.register(ident, &lane_name(state, &thread), false, now())
 }
 

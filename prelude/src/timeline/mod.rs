@@ -27,9 +27,10 @@ mod thinning;
 mod waits;
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use crate::host::{host, Event};
-use crate::state::{state, Role, State};
+use crate::state::{state, CellEndObserver, Role, State};
 use probe::armed;
 
 pub(crate) use lanes::{
@@ -62,6 +63,10 @@ pub fn begin() {
     }
     // SAFETY: recorders are leaked, never freed.
     let recorder = unsafe { &*recorder };
+    state
+        .cell_end_observer
+        .lock()
+        .get_or_insert_with(|| Arc::new(Recording) as Arc<dyn CellEndObserver>);
     recorder.arm(host().cell.load(Ordering::SeqCst) + 1);
 }
 
@@ -91,16 +96,30 @@ pub(crate) fn printed(text: &str) {
     }
 }
 
+/// The recording's view of cell ends, which [`begin`] registers in `State`
+/// for the lifecycle to call.
+struct Recording;
+
+impl CellEndObserver for Recording {
+    fn cell_ending(&self, state: &State) -> Option<u64> {
+        cell_ending(state)
+    }
+
+    fn cell_ended(&self, state: &State, began: u64) {
+        finish(state, began);
+    }
+}
+
 /// At the runtime's cell end: when this cell is being recorded, the time the
 /// end began (to draw the wait for threads and processes).
-pub(crate) fn cell_ending(state: &State) -> Option<u64> {
+fn cell_ending(state: &State) -> Option<u64> {
     let recorder = armed(state)?;
     (state.role == Role::Runtime && recorder.target() == host().cell.load(Ordering::SeqCst))
         .then(now)
 }
 
 /// Ends the recorded cell: draws what was recorded, shows it, disarms.
-pub(crate) fn finish(state: &State, end_began: u64) {
+fn finish(state: &State, end_began: u64) {
     if let Some(probe) = probe() {
         probe.span(Kind::CellEnd, end_began, 0, "");
     }

@@ -19,54 +19,9 @@ use crate::mp::sharer::Shares;
 use crate::threading::os_threads::IdleThread;
 use crate::threading::ThreadShared;
 use crate::timeline::recorder::Recorder;
+use process_limit::{runtime_process_limit, MAX_PROCESSES_VARIABLE};
 
-/// Most processes (children and pool workers) one process may have alive at
-/// once: a fork storm becomes a clear error instead of a frozen machine.
-pub(crate) const MAX_LIVE_PROCESSES: usize = 256;
-
-/// The variable a teacher (or a spawner's `environment`) sets to change
-/// [`MAX_LIVE_PROCESSES`] for one kernel: on a shared machine each learner's
-/// fork storm should end well before the machine's own `ulimit -u`.
-pub(crate) const MAX_PROCESSES_VARIABLE: &str = "MULTITASK_MAX_PROCESSES";
-
-/// The live-process limit `value` (the variable's text, if set) asks for:
-/// unset or blank is the default; anything but a whole number from 1 up is
-/// refused with the reason, so the caller can say so and keep the default.
-pub(crate) fn process_limit_from(value: Option<&std::ffi::OsStr>) -> Result<usize, String> {
-    let Some(value) = value else {
-        return Ok(MAX_LIVE_PROCESSES);
-    };
-    let text = value
-        .to_str()
-        .map(str::trim)
-        .ok_or_else(|| format!("{MAX_PROCESSES_VARIABLE} is not valid UTF-8 ({value:?})"))?;
-    if text.is_empty() {
-        return Ok(MAX_LIVE_PROCESSES);
-    }
-    match text.parse::<usize>() {
-        Ok(0) => Err(format!(
-            "{MAX_PROCESSES_VARIABLE}=0 would refuse every process; it must be 1 or more"
-        )),
-        Ok(limit) => Ok(limit),
-        Err(_) => Err(format!(
-            "{MAX_PROCESSES_VARIABLE}={text:?} is not a whole number of processes"
-        )),
-    }
-}
-
-/// The runtime's limit, read once from the environment; a bad value is said
-/// on stderr (the kernel shows it under the cell) and the default is kept,
-/// since a typo in a spawner's settings must not stop every learner's cells.
-fn runtime_process_limit() -> usize {
-    process_limit_from(std::env::var_os(MAX_PROCESSES_VARIABLE).as_deref()).unwrap_or_else(
-        |reason| {
-            eprintln!(
-                "multitask-kernel: {reason}; using the default of {MAX_LIVE_PROCESSES} live processes"
-            );
-            MAX_LIVE_PROCESSES
-        },
-    )
-}
+mod process_limit;
 
 /// What this process is, which decides how panics, interrupts and `input()` behave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +64,16 @@ pub(crate) trait FinalDrawing: Send + Sync {
     fn draw_at_cell_end(&self);
 }
 
+/// What watches a cell's end from above the lifecycle (the `:timeline`
+/// recording, registered by `timeline::begin`), so the lifecycle knows none
+/// of its types.
+pub(crate) trait CellEndObserver: Send + Sync {
+    /// The cell's end begins: `Some(when)` if this cell is observed.
+    fn cell_ending(&self, state: &State) -> Option<u64>;
+    /// The cell's end, begun at `began`, is over (its children ended).
+    fn cell_ended(&self, state: &State, began: u64);
+}
+
 /// Process-wide prelude state; one per process, shared by every cell's copy.
 pub(crate) struct State {
     pub(crate) role: Role,
@@ -133,6 +98,8 @@ pub(crate) struct State {
     pub(crate) abandoned_threads: AtomicUsize,
     /// Progress bars the running cell used, drawn at its end (runtime only).
     pub(crate) progress_bars: Mutex<Vec<Arc<dyn FinalDrawing>>>,
+    /// The `:timeline` recording's view of cell ends, once armed.
+    pub(crate) cell_end_observer: Mutex<Option<Arc<dyn CellEndObserver>>>,
     /// Pools to end with the cell.
     pub(crate) resources: Mutex<Vec<Arc<dyn CellResource>>>,
     /// Live processes counted against [`State::process_limit`].
@@ -186,6 +153,7 @@ impl State {
             dummy_threads: Mutex::new(Vec::new()),
             abandoned_threads: AtomicUsize::new(0),
             progress_bars: Mutex::new(Vec::new()),
+            cell_end_observer: Mutex::new(None),
             resources: Mutex::new(Vec::new()),
             live_processes: AtomicUsize::new(0),
             process_limit,
@@ -250,6 +218,19 @@ impl State {
             && self
                 .current_thread_record()
                 .is_some_and(|thread| thread.abandoned.load(Ordering::SeqCst))
+    }
+
+    /// The name of thread `ident`, which the prelude did not start: Python's
+    /// `Dummy-N`, given on first sight.
+    pub(crate) fn dummy_thread_name(&self, ident: u64) -> String {
+        let mut dummies = self.dummy_threads.lock();
+        if let Some((_, name)) = dummies.iter().find(|(known, _)| *known == ident) {
+            return name.clone();
+        }
+        let number = self.dummy_counter.fetch_add(1, Ordering::Relaxed);
+        let name = format!("Dummy-{number}");
+        dummies.push((ident, name.clone()));
+        name
     }
 
     /// Waits until every feeder of this process has emptied its batch.
@@ -371,44 +352,4 @@ fn fresh_seed() -> u64 {
         .map(|elapsed| elapsed.as_nanos() as u64)
         .unwrap_or(0);
     nanos ^ ((std::process::id() as u64) << 32) ^ 0x9E37_79B9_7F4A_7C15
-}
-
-#[cfg(test)]
-mod tests {
-    use std::ffi::OsStr;
-    use std::os::unix::ffi::OsStrExt;
-
-    use super::{process_limit_from, MAX_LIVE_PROCESSES};
-
-    #[test]
-    fn unset_or_blank_is_the_default() {
-        assert_eq!(process_limit_from(None), Ok(MAX_LIVE_PROCESSES));
-        assert_eq!(
-            process_limit_from(Some(OsStr::new(" "))),
-            Ok(MAX_LIVE_PROCESSES)
-        );
-    }
-
-    #[test]
-    fn a_whole_number_is_the_limit() {
-        assert_eq!(process_limit_from(Some(OsStr::new("3"))), Ok(3));
-        assert_eq!(process_limit_from(Some(OsStr::new(" 1000\n"))), Ok(1000));
-    }
-
-    #[test]
-    fn anything_else_is_refused_with_the_reason() {
-        for (value, reason) in [
-            ("0", "must be 1 or more"),
-            ("-4", "is not a whole number"),
-            ("ten", "is not a whole number"),
-            ("2.5", "is not a whole number"),
-            ("99999999999999999999999", "is not a whole number"),
-        ] {
-            let refusal = process_limit_from(Some(OsStr::new(value))).unwrap_err();
-            assert!(refusal.contains("MULTITASK_MAX_PROCESSES"), "{refusal}");
-            assert!(refusal.contains(reason), "{value}: {refusal}");
-        }
-        let not_utf8 = process_limit_from(Some(OsStr::from_bytes(b"\xff"))).unwrap_err();
-        assert!(not_utf8.contains("not valid UTF-8"), "{not_utf8}");
-    }
 }
