@@ -23,7 +23,7 @@ pub(crate) fn install_hooks() {
 }
 
 /// The hook the kernel calls when a cell's code returned (or unwound).
-pub(crate) extern "C" fn cell_end_hook() {
+extern "C" fn cell_end_hook() {
     // An unwind must never cross the `extern "C"` boundary.
     let _ = catch_unwind(end_cell);
 }
