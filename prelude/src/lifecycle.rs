@@ -31,7 +31,7 @@ extern "C" fn cell_end_hook() {
 /// Ends the running cell: see the module doc.
 pub(crate) fn end_cell() {
     let state = state();
-    let observer = state.cell_end_observer.lock().clone();
+    let observer = state.observer.get().cloned();
     let observed = observer
         .as_ref()
         .and_then(|observer| observer.cell_ending(state));

@@ -80,9 +80,9 @@ pub fn write_text(stream: Stream, text: &str) {
     if state.current_thread_abandoned() {
         return;
     }
-    // Up a layer: a printed line is a timeline mark, through the observer's
-    // one hook for output (tests/architecture/prelude_layers.rs).
-    crate::timeline::printed(text);
+    if let Some(observer) = state.observer.get() {
+        observer.printed(text);
+    }
     // Holding std's lock keeps the order with std's `print!` users and with a fork.
     match stream {
         Stream::Stdout => {

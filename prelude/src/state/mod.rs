@@ -6,7 +6,7 @@
 //! cell's end lives in `lifecycle`.
 
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crossbeam_channel::Sender;
 use parking_lot::Mutex;
@@ -64,10 +64,13 @@ pub(crate) trait FinalDrawing: Send + Sync {
     fn draw_at_cell_end(&self);
 }
 
-/// What watches a cell's end from above the lifecycle (the `:timeline`
-/// recording, registered by `timeline::begin`), so the lifecycle knows none
-/// of its types.
-pub(crate) trait CellEndObserver: Send + Sync {
+/// The one narrow hook through which the `:timeline` recording observes the
+/// layers below it (registered by `timeline::begin`, handed to forked
+/// children), so they know none of its types. Locks and queues keep
+/// `observer::Thinning` words instead, read by the timeline itself.
+pub(crate) trait Observer: Send + Sync {
+    /// Some text was printed (by `output`, in one write).
+    fn printed(&self, text: &str);
     /// The cell's end begins: `Some(when)` if this cell is observed.
     fn cell_ending(&self, state: &State) -> Option<u64>;
     /// The cell's end, begun at `began`, is over (its children ended).
@@ -98,8 +101,8 @@ pub(crate) struct State {
     pub(crate) abandoned_threads: AtomicUsize,
     /// Progress bars the running cell used, drawn at its end (runtime only).
     pub(crate) progress_bars: Mutex<Vec<Arc<dyn FinalDrawing>>>,
-    /// The `:timeline` recording's view of cell ends, once armed.
-    pub(crate) cell_end_observer: Mutex<Option<Arc<dyn CellEndObserver>>>,
+    /// The `:timeline` recording's hook, once one was armed (see [`Observer`]).
+    pub(crate) observer: OnceLock<Arc<dyn Observer>>,
     /// Pools to end with the cell.
     pub(crate) resources: Mutex<Vec<Arc<dyn CellResource>>>,
     /// Live processes counted against [`State::process_limit`].
@@ -153,7 +156,7 @@ impl State {
             dummy_threads: Mutex::new(Vec::new()),
             abandoned_threads: AtomicUsize::new(0),
             progress_bars: Mutex::new(Vec::new()),
-            cell_end_observer: Mutex::new(None),
+            observer: OnceLock::new(),
             resources: Mutex::new(Vec::new()),
             live_processes: AtomicUsize::new(0),
             process_limit,
@@ -320,6 +323,9 @@ pub(crate) fn become_child(
         inherited.thread_counter.load(Ordering::Relaxed),
         Ordering::Relaxed,
     );
+    if let Some(observer) = inherited.observer.get() {
+        let _ = fresh.observer.set(observer.clone());
+    }
     if let Some(view) = recorder {
         fresh
             .recorder

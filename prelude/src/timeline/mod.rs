@@ -30,7 +30,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::host::{host, Event};
-use crate::state::{state, CellEndObserver, Role, State};
+use crate::state::{state, Observer, Role, State};
 use probe::armed;
 
 pub(crate) use lanes::{
@@ -63,10 +63,7 @@ pub fn begin() {
     }
     // SAFETY: recorders are leaked, never freed.
     let recorder = unsafe { &*recorder };
-    state
-        .cell_end_observer
-        .lock()
-        .get_or_insert_with(|| Arc::new(Recording) as Arc<dyn CellEndObserver>);
+    let _ = state.observer.set(Arc::new(Recording));
     recorder.arm(host().cell.load(Ordering::SeqCst) + 1);
 }
 
@@ -82,7 +79,7 @@ pub fn cancel() {
 }
 
 /// Records a printed text, line by line (event lines for the kernel excepted).
-pub(crate) fn printed(text: &str) {
+fn printed(text: &str) {
     if text.starts_with(crate::host::EVENT_PREFIX) || text.starts_with("EVCXR") {
         return;
     }
@@ -96,11 +93,15 @@ pub(crate) fn printed(text: &str) {
     }
 }
 
-/// The recording's view of cell ends, which [`begin`] registers in `State`
-/// for the lifecycle to call.
+/// The recording's hook, which [`begin`] registers in `State` for the
+/// layers below to call (`output`, `lifecycle`).
 struct Recording;
 
-impl CellEndObserver for Recording {
+impl Observer for Recording {
+    fn printed(&self, text: &str) {
+        printed(text);
+    }
+
     fn cell_ending(&self, state: &State) -> Option<u64> {
         cell_ending(state)
     }
