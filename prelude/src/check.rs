@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::mp::process::ProcessShared;
 use crate::mp::{Message, Queue};
 use crate::output::{write_text, Stream};
-use crate::report::panic_message;
+use crate::report::{panic_message, NotPassed};
 use crate::state::{state, Role};
 use crate::timeline::now;
 
@@ -83,8 +83,9 @@ impl Drop for Seen {
             return;
         }
         // SAFETY: set once in a check's process (and inherited by its
-        // children) to a leaked queue that is never freed.
-        let sightings = unsafe { &*pointer };
+        // children), by `run` below only, to a leaked `Queue<Sighting>` that
+        // is never freed.
+        let sightings = unsafe { &*pointer.cast::<Queue<Sighting>>() };
         let checked_from = state.check_started.load(Ordering::Relaxed);
         let seconds = |time: u64| time.saturating_sub(checked_from) as f64 / 1e9;
         let _ = sightings.put_nowait(Sighting {
@@ -157,7 +158,7 @@ where
             state.check_started.store(started, Ordering::Relaxed);
             state
                 .check_sightings
-                .store(Box::into_raw(Box::new(sightings)), Ordering::Release);
+                .store(Box::into_raw(Box::new(sightings)).cast(), Ordering::Release);
             let report = match catch_unwind(AssertUnwindSafe(answer)) {
                 Ok(value) => Report::Returned(value),
                 Err(payload) => {
@@ -172,7 +173,7 @@ where
             reports.put(report);
             // Delivered now: threads the answer left running may keep
             // this process from ever reaching its exit, where queues flush.
-            crate::mp::feeder::flush_feeders(state);
+            state.flush_feeders();
             0
         })
     };
@@ -321,7 +322,3 @@ pub fn fail(hint: impl Display) -> ! {
     write_text(Stream::Stdout, &format!("❌ {hint}\n"));
     std::panic::panic_any(NotPassed(hint))
 }
-
-/// The payload of the panic that ends a failed check; the panic hook reports
-/// it as an `AssertionError`.
-pub(crate) struct NotPassed(pub(crate) String);

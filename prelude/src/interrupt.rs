@@ -32,14 +32,14 @@ pub(crate) fn check_interrupt() {
     // The common case (no interrupt, nothing abandoned) makes no syscall.
     let state = state();
     if state.role == Role::Runtime && host().interrupted.load(Ordering::SeqCst) {
-        if crate::threading::is_main_thread() {
+        if crate::sys::is_main_thread() {
             crate::lifecycle::kill_processes(state);
             crate::lifecycle::report_interrupt_once(state);
             resume_unwind(Box::new(KeyboardInterrupt));
         }
         resume_unwind(Box::new(QuietStop));
     }
-    if crate::threading::current_thread_abandoned(state) {
+    if state.current_thread_abandoned() {
         resume_unwind(Box::new(QuietStop));
     }
 }

@@ -22,12 +22,14 @@ pub mod host;
 mod interrupt;
 mod lifecycle;
 pub mod mp;
+mod observer;
 pub mod output;
 pub mod pool;
 pub mod prelude;
 pub mod queue;
 mod report;
 mod state;
+mod sys;
 pub mod threading;
 pub mod timeline;
 

@@ -13,11 +13,17 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::host::{host, Event, INTERRUPT_TAKEN};
-use crate::mp::feeder::flush_feeders;
 use crate::state::{state, Role, State};
 
+/// Installs the panic hook (`report`) and the cell-end hook; called once,
+/// by the state's creation in the runtime.
+pub(crate) fn install_hooks() {
+    crate::report::install_panic_hook();
+    host().set_cell_end(cell_end_hook);
+}
+
 /// The hook the kernel calls when a cell's code returned (or unwound).
-pub(crate) extern "C" fn cell_end_hook() {
+extern "C" fn cell_end_hook() {
     // An unwind must never cross the `extern "C"` boundary.
     let _ = catch_unwind(end_cell);
 }
@@ -25,7 +31,10 @@ pub(crate) extern "C" fn cell_end_hook() {
 /// Ends the running cell: see the module doc.
 pub(crate) fn end_cell() {
     let state = state();
-    let recording = crate::timeline::cell_ending(state);
+    let observer = state.observer.get().cloned();
+    let observed = observer
+        .as_ref()
+        .and_then(|observer| observer.cell_ending(state));
     crate::report::forget_pending_panic();
     if host().interrupted.load(Ordering::SeqCst) {
         abort_main(state);
@@ -35,10 +44,13 @@ pub(crate) fn end_cell() {
         abort_main(state);
     }
     // After the children ended, so the bars show their last counts.
-    crate::display::draw_at_cell_end(state);
+    let drawings = std::mem::take(&mut *state.progress_bars.lock());
+    for drawing in drawings {
+        drawing.draw_at_cell_end();
+    }
     flush_standard_streams();
-    if let Some(end_began) = recording {
-        crate::timeline::finish(state, end_began);
+    if let (Some(observer), Some(began)) = (observer, observed) {
+        observer.cell_ended(state, began);
     }
 }
 
@@ -65,7 +77,7 @@ pub(crate) fn finish_main(state: &State) {
         }
     }
     if delivers_before_exit {
-        flush_feeders(state);
+        state.flush_feeders();
     }
     // Pools and daemon processes end before the other children are waited for.
     end_resources(state);
@@ -83,7 +95,7 @@ pub(crate) fn finish_main(state: &State) {
         process.wait_exit(None);
     }
     if delivers_before_exit {
-        flush_feeders(state);
+        state.flush_feeders();
     }
     abandon_threads(state);
 }
@@ -136,7 +148,7 @@ pub(crate) fn report_interrupt_once(state: &State) {
             evalue: String::new(),
             traceback: vec!["KeyboardInterrupt".to_string()],
         };
-        crate::display::send_event(&event);
+        crate::output::send_event(&event);
     }
 }
 

@@ -11,6 +11,11 @@
 use std::fmt;
 use std::io::Write;
 
+use crate::state::Role;
+
+/// The line evcxr's generated code prints when it caught a panic of the cell.
+const EVCXR_PANIC_NOTIFICATION: &str = "EVCXR_PANIC_NOTIFICATION\n";
+
 /// Which standard stream a text goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
@@ -72,14 +77,16 @@ pub fn write_formatted(stream: Stream, arguments: fmt::Arguments<'_>, newline: b
 /// signal), after whatever std's own buffer still holds.
 pub fn write_text(stream: Stream, text: &str) {
     let state = crate::state::state();
-    if crate::threading::current_thread_abandoned(state) {
+    if state.current_thread_abandoned() {
         return;
     }
-    crate::timeline::printed(text);
+    if let Some(observer) = state.observer.get() {
+        observer.printed(text);
+    }
     // Holding std's lock keeps the order with std's `print!` users and with a fork.
     match stream {
         Stream::Stdout => {
-            crate::report::before_stdout(text);
+            before_stdout(text);
             let mut stdout = std::io::stdout().lock();
             let _ = stdout.flush();
             write_all_raw(libc::STDOUT_FILENO, text.as_bytes());
@@ -90,6 +97,26 @@ pub fn write_text(stream: Stream, text: &str) {
             write_all_raw(libc::STDERR_FILENO, text.as_bytes());
         }
     }
+}
+
+/// Called with every stdout text: when it is evcxr's note that the cell
+/// panicked (on the runtime's main thread), the panic the hook kept
+/// (`report`) becomes the cell's error.
+pub(crate) fn before_stdout(text: &str) {
+    if text == EVCXR_PANIC_NOTIFICATION {
+        let state = crate::state::state();
+        if state.role == Role::Runtime && crate::sys::is_main_thread() {
+            if let Some(event) = state.pending_panic.lock().take() {
+                send_event(&event);
+            }
+        }
+    }
+}
+
+/// Prints `event` as the one stdout line the kernel reads (a display, a
+/// clear, the cell's error).
+pub(crate) fn send_event(event: &crate::host::Event) {
+    write_text(Stream::Stdout, &format!("{}\n", event.to_line()));
 }
 
 /// `write(2)` until done; errors (a closed pipe) drop the rest, as output has nowhere to go.

@@ -8,11 +8,14 @@
 use std::any::Any;
 use std::panic::PanicHookInfo;
 
-use crate::check::NotPassed;
 use crate::host::Event;
 use crate::output::{write_text, Stream};
 use crate::state::{state, Role};
-use crate::threading::{current_thread_record, is_main_thread};
+use crate::sys::is_main_thread;
+
+/// The payload of the panic that ends a failed check (`check::fail`); the
+/// panic hook reports it as an `AssertionError`.
+pub(crate) struct NotPassed(pub(crate) String);
 
 /// Replaces std's panic hook (one per process: cells share libstd).
 pub(crate) fn install_panic_hook() {
@@ -31,9 +34,6 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
         "a panic without a message".to_string()
     }
 }
-
-/// The line evcxr's generated code prints when it caught a panic of the cell.
-const EVCXR_PANIC_NOTIFICATION: &str = "EVCXR_PANIC_NOTIFICATION\n";
 
 fn report_panic(info: &PanicHookInfo<'_>) {
     let message = panic_message(info.payload());
@@ -79,7 +79,7 @@ fn report_panic(info: &PanicHookInfo<'_>) {
         }
         return;
     }
-    let header = match current_thread_record(state) {
+    let header = match state.current_thread_record() {
         Some(thread) if !thread.reports_panics() => return,
         Some(thread) => format!("Exception in thread {}:", thread.name()),
         None => format!(
@@ -91,19 +91,6 @@ fn report_panic(info: &PanicHookInfo<'_>) {
         Stream::Stderr,
         &format!("{header}\n{location}\n{message}\n"),
     );
-}
-
-/// Called with every stdout text of the runtime's main thread: when it is
-/// evcxr's note that the cell panicked, the panic becomes the cell's error.
-pub(crate) fn before_stdout(text: &str) {
-    if text == EVCXR_PANIC_NOTIFICATION {
-        let state = state();
-        if state.role == Role::Runtime && is_main_thread() {
-            if let Some(event) = state.pending_panic.lock().take() {
-                crate::display::send_event(&event);
-            }
-        }
-    }
 }
 
 /// Forgets a panic the cell caught itself.

@@ -11,9 +11,8 @@ mod progress_view;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::host::Event;
-use crate::output::{write_text, Stream};
+use crate::output::send_event;
 
-pub(crate) use progress_bar::{draw_at_cell_end, Bar};
 pub use progress_bar::{progress, Progress};
 
 /// A display in the notebook that can be replaced in place, like the handle
@@ -113,9 +112,4 @@ fn new_display_id() -> String {
         since_epoch.as_nanos(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-/// Prints `event` as the one stdout line the kernel reads.
-pub(crate) fn send_event(event: &Event) {
-    write_text(Stream::Stdout, &format!("{}\n", event.to_line()));
 }

@@ -26,7 +26,7 @@ use crate::mp::shm::{
     init_shared_mutex, lock_shared_mutex, try_lock_shared_mutex, unlock_shared_mutex, MemoryKind,
     SharedMemory,
 };
-use crate::state::{state, Role, State};
+use crate::state::{state, FinalDrawing, Role};
 use crate::timeline::now;
 
 /// While counting, at most one redraw per this many nanoseconds.
@@ -344,13 +344,12 @@ fn note_in_cell(bar: &Arc<Bar>) {
     }
 }
 
-/// At the cell's end, after its children ended: draws every bar the cell
-/// used in its final state (interrupted ones marked so) and lets them go.
-pub(crate) fn draw_at_cell_end(state: &State) {
-    let bars = std::mem::take(&mut *state.progress_bars.lock());
-    for bar in bars {
-        bar.cell.store(NO_CELL, Ordering::Relaxed);
-        bar.draw_final();
+/// At the cell's end, after its children ended (`lifecycle`): a bar the
+/// cell used is drawn in its final state (an interrupted one marked so).
+impl FinalDrawing for Bar {
+    fn draw_at_cell_end(&self) {
+        self.cell.store(NO_CELL, Ordering::Relaxed);
+        self.draw_final();
     }
 }
 

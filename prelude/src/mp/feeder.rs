@@ -17,7 +17,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::ring::{Ring, LENGTH_BYTES};
 use crate::interrupt::wait_for;
-use crate::state::{state, State};
+use crate::state::state;
 
 /// How long the feeder thread sleeps between looks at the pending batch:
 /// the longest a lone message waits before it is in the ring.
@@ -127,7 +127,7 @@ impl Feeder {
     }
 
     /// Waits until every frame pushed so far is in the ring.
-    fn flush(&self) {
+    pub(crate) fn flush(&self) {
         wait_for(None, |slice| {
             let mut pending = self.pending.lock();
             if pending.frames == 0 && !pending.writing {
@@ -208,12 +208,4 @@ fn count_frames(mut frames: &[u8]) -> u64 {
         count += 1;
     }
     count
-}
-
-/// Waits until every feeder of this process has emptied its batch.
-pub(crate) fn flush_feeders(state: &State) {
-    let feeders: Vec<_> = state.feeders.lock().clone();
-    for feeder in feeders {
-        feeder.flush();
-    }
 }

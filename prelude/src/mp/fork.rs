@@ -26,7 +26,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crossbeam_channel::{bounded, unbounded, Sender};
 
 use crate::state::{become_child, state, ProcessIdentity, Role, State};
-use crate::threading::is_main_thread;
+use crate::sys::is_main_thread;
 
 /// The code a child runs; it returns the exit code.
 pub(crate) type ChildBody = Box<dyn FnOnce() -> i32 + Send>;
@@ -126,7 +126,8 @@ fn run_child(setup: ChildSetup, parent_pid: libc::pid_t, lane: crate::timeline::
             .live_processes
             .load(std::sync::atomic::Ordering::SeqCst),
     );
-    become_child(setup.role, setup.identity, budget, lane);
+    let recorder = crate::timeline::child_view(lane);
+    become_child(setup.role, setup.identity, budget, recorder);
     let exit_code = catch_unwind(AssertUnwindSafe(setup.body)).unwrap_or(1);
     let _ = catch_unwind(|| crate::lifecycle::finish_main(state()));
     crate::lifecycle::flush_standard_streams();

@@ -69,7 +69,7 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, crate::Erro
 /// messages of custom serde errors); returns it for the error itself.
 pub(crate) fn refuse(message: String) -> String {
     *crate::state::state().serde_refusal.lock() =
-        Some((crate::threading::get_ident(), message.clone()));
+        Some((crate::sys::thread_ident(), message.clone()));
     message
 }
 
@@ -77,7 +77,7 @@ pub(crate) fn refuse(message: String) -> String {
 fn explain(error: postcard::Error) -> crate::Error {
     let refusal = crate::state::state().serde_refusal.lock().take();
     match refusal {
-        Some((ident, message)) if ident == crate::threading::get_ident() => {
+        Some((ident, message)) if ident == crate::sys::thread_ident() => {
             crate::Error::Serialization(message)
         }
         _ => crate::Error::Serialization(format!(

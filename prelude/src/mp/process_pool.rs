@@ -136,7 +136,13 @@ impl Pool {
                 break task;
             }
             drop(control);
-            crate::sleep(0.001);
+            // A millisecond's backoff, interruptible; not the learner's
+            // `sleep`, so the timeline draws no sleep of theirs.
+            let backoff = Instant::now() + Duration::from_millis(1);
+            crate::interrupt::wait_for(Some(backoff), |slice| {
+                std::thread::sleep(slice);
+                None::<()>
+            });
         };
         AsyncResult::new(Arc::new(PoolResult {
             pool: self.inner.clone(),

@@ -71,6 +71,7 @@ impl<T> Queue<T> {
     /// A queue over an existing ring whose `put` writes before it returns
     /// (pipes and manager proxies build on it).
     pub(crate) fn from_ring(ring: Arc<Ring>, maxsize: usize) -> Queue<T> {
+        ring.thinning.made_now();
         Queue {
             ring,
             maxsize,

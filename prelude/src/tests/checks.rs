@@ -92,7 +92,7 @@ fn a_failed_check_prints_its_hint_and_ends_the_cell_as_an_assertion_error() {
         assert_eq!(hint, "结果应当是 385");
         // As a cell that evcxr saw panic: the panic becomes the cell's error.
         let _ = std::panic::catch_unwind(|| check::fail("还差一点"));
-        crate::report::before_stdout("EVCXR_PANIC_NOTIFICATION\n");
+        crate::output::before_stdout("EVCXR_PANIC_NOTIFICATION\n");
     });
     run.assert_ok();
     assert!(run.stdout.contains("❌ 结果应当是 385\n"), "{}", run.stdout);

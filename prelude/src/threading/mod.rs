@@ -15,6 +15,5 @@ mod thread;
 pub use event::Event;
 pub use lock::{Lock, LockGuard};
 pub use registry::{active_count, current_thread, enumerate, get_ident, get_native_id, ThreadInfo};
-pub(crate) use registry::{current_thread_abandoned, current_thread_record, is_main_thread};
 pub use thread::Thread;
 pub(crate) use thread::ThreadShared;

@@ -7,9 +7,7 @@
 
 use std::fmt;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
-use super::thread::ThreadShared;
 use crate::state::{state, State};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,16 +70,9 @@ impl fmt::Display for ThreadInfo {
     }
 }
 
-/// Whether the caller runs on its process's main thread (where cells run).
-pub(crate) fn is_main_thread() -> bool {
-    // SAFETY: gettid and getpid have no preconditions.
-    unsafe { libc::gettid() == libc::getpid() }
-}
-
 /// The identifier of the calling thread, like Python's `threading.get_ident()`.
 pub fn get_ident() -> u64 {
-    // SAFETY: pthread_self has no preconditions.
-    unsafe { libc::pthread_self() as u64 }
+    crate::sys::thread_ident()
 }
 
 /// The OS id of the calling thread, like Python's `threading.get_native_id()`.
@@ -93,28 +84,16 @@ pub fn get_native_id() -> u32 {
 /// The calling thread, like Python's `threading.current_thread()`.
 pub fn current_thread() -> ThreadInfo {
     let state = state();
-    if is_main_thread() {
+    if crate::sys::is_main_thread() {
         state.main_ident.store(get_ident(), Ordering::Relaxed);
         return main_thread_info(state);
     }
-    if let Some(thread) = current_thread_record(state) {
+    if let Some(thread) = state.current_thread_record() {
         return thread.info();
     }
     let ident = get_ident();
-    let mut dummies = state.dummy_threads.lock();
-    let name = match dummies.iter().find(|(known, _)| *known == ident) {
-        Some((_, name)) => name.clone(),
-        None => {
-            let name = format!(
-                "Dummy-{}",
-                state.dummy_counter.fetch_add(1, Ordering::Relaxed)
-            );
-            dummies.push((ident, name.clone()));
-            name
-        }
-    };
     ThreadInfo {
-        name,
+        name: state.dummy_thread_name(ident),
         ident,
         native_id: get_native_id(),
         daemon: true,
@@ -153,22 +132,4 @@ fn main_thread_info(state: &State) -> ThreadInfo {
         kind: ThreadKind::Main,
         status: "started",
     }
-}
-
-/// The registry record of the calling thread, if the prelude started it.
-pub(crate) fn current_thread_record(state: &State) -> Option<Arc<ThreadShared>> {
-    let ident = get_ident();
-    state
-        .threads
-        .lock()
-        .iter()
-        .find(|thread| thread.ident.load(Ordering::Relaxed) == ident)
-        .cloned()
-}
-
-/// Whether the calling thread was abandoned at its cell's end.
-pub(crate) fn current_thread_abandoned(state: &State) -> bool {
-    state.abandoned_threads.load(Ordering::SeqCst) > 0
-        && current_thread_record(state)
-            .is_some_and(|thread| thread.abandoned.load(Ordering::SeqCst))
 }

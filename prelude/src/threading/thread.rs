@@ -14,7 +14,7 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex};
 
 use super::os_threads;
-use super::registry::{current_thread_record, ThreadInfo, ThreadKind};
+use super::registry::{ThreadInfo, ThreadKind};
 use crate::interrupt::{deadline_after, wait_for};
 use crate::state::{state, State};
 use crate::timeline;
@@ -40,11 +40,11 @@ pub(crate) struct ThreadShared {
     name: Mutex<String>,
     daemon: AtomicBool,
     target: Mutex<Option<Box<dyn FnOnce() + Send>>>,
-    pub(super) ident: AtomicU64,
+    pub(crate) ident: AtomicU64,
     native_id: AtomicU32,
     phase: Mutex<Phase>,
     phase_changed: Condvar,
-    pub(super) abandoned: AtomicBool,
+    pub(crate) abandoned: AtomicBool,
     /// Pool workers hand a task's panic to its result instead of printing it.
     pool_worker: AtomicBool,
     /// Its `:timeline` lane, given when it starts.
@@ -61,7 +61,8 @@ impl Thread {
             Some(function) => format!("Thread-{number} ({function})"),
             None => format!("Thread-{number}"),
         };
-        let daemon = current_thread_record(state)
+        let daemon = state
+            .current_thread_record()
             .is_some_and(|thread| thread.daemon.load(Ordering::Relaxed));
         Thread {
             shared: Arc::new(ThreadShared {

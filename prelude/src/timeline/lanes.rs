@@ -16,9 +16,9 @@ use crate::state::{state, Role, State};
 /// prelude thread takes the lane the thread that started it claimed (see
 /// [`thread_starting`]).
 pub(super) fn register(state: &State, recorder: &Recorder, ident: u64) -> Option<usize> {
-    let main = crate::threading::is_main_thread();
+    let main = crate::sys::is_main_thread();
     // A daemon thread abandoned by an earlier cell is no part of this one.
-    if !main && crate::threading::current_thread_abandoned(state) {
+    if !main && state.current_thread_abandoned() {
         return None;
     }
     if main {
@@ -28,7 +28,7 @@ pub(super) fn register(state: &State, recorder: &Recorder, ident: u64) -> Option
         };
         return recorder.register(ident, &[name], true, now());
     }
-    let record = crate::threading::current_thread_record(state);
+    let record = state.current_thread_record();
     if let Some(thread) = &record {
         let ticket = thread.lane().ticket();
         if let Some(lane) = recorder.lane_of(ticket) {
@@ -38,7 +38,7 @@ pub(super) fn register(state: &State, recorder: &Recorder, ident: u64) -> Option
     }
     let thread = record
         .map(|thread| thread.name())
-        .unwrap_or_else(|| crate::threading::current_thread().name().to_string());
+        .unwrap_or_else(|| state.dummy_thread_name(ident));
     recorder.register(ident, &lane_name(state, &thread), false, now())
 }
 
@@ -121,15 +121,22 @@ pub(crate) fn process_forked(ticket: Ticket, pid: Option<u32>) {
     }
 }
 
-/// In a child just forked from a process with `parent` as its recorder:
-/// the child's own view, its main thread on the lane of `ticket`.
-pub(crate) fn child_view(parent: &Recorder, ticket: Ticket) -> Recorder {
-    Recorder::inherit(
+/// In a child just forked (its state still the parent's): the child's own
+/// view of the parent's recorder, if it had one, its main thread on the
+/// lane of `ticket`.
+pub(crate) fn child_view(ticket: Ticket) -> Option<Recorder> {
+    let parent = state().recorder.load(Ordering::Acquire);
+    if parent.is_null() {
+        return None;
+    }
+    // SAFETY: recorders are leaked, never freed; the child maps the same segment.
+    let parent = unsafe { &*parent };
+    Some(Recorder::inherit(
         parent,
         std::process::id(),
-        crate::threading::get_ident(),
+        crate::sys::thread_ident(),
         ticket,
-    )
+    ))
 }
 
 /// The calling prelude thread, given `lane` when it started, ends.
@@ -137,7 +144,7 @@ pub(crate) fn thread_ended(lane: &ThreadLane) {
     let Some(recorder) = armed(state()) else {
         return;
     };
-    let ident = crate::threading::get_ident();
+    let ident = crate::sys::thread_ident();
     let own = lane
         .current(recorder)
         .or_else(|| recorder.find_lane(ident).flatten());

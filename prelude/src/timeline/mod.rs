@@ -10,17 +10,16 @@
 //! (see [`Thinning`]); the other hooks (sleep, join, print) a look at the
 //! process's state for a recorder.
 //!
-//! `kind` names the events; `probe` finds the calling thread's lane,
+//! `recorder::Kind` names the events; `probe` finds the calling thread's lane,
 //! `lanes` gives threads and processes theirs; `thinning` keeps frequent
 //! lock and queue uses cheap; `waits` records sleeps and joins; `recorder`
 //! stores it all, `layout`, `svg` and `marks` draw it.
 
-mod kind;
 mod lanes;
 mod layout;
 mod marks;
 mod probe;
-mod recorder;
+pub(crate) mod recorder;
 mod svg;
 #[cfg(test)]
 mod tests;
@@ -28,18 +27,19 @@ mod thinning;
 mod waits;
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use crate::host::{host, Event};
-use crate::state::{state, Role, State};
+use crate::state::{state, Observer, Role, State};
 use probe::armed;
 
-pub(crate) use kind::Kind;
 pub(crate) use lanes::{
     child_reaped, child_view, process_ended, process_forked, process_forking, thread_ended,
     thread_never_ran, thread_starting, ThreadLane,
 };
 pub(crate) use marks::escape;
 pub(crate) use probe::{probe, recording};
+pub(crate) use recorder::Kind;
 pub(crate) use recorder::{now, Recorder, Ticket};
 pub(crate) use thinning::{blocking, exact, frequent, noted_again, Thinning, Watch};
 pub(crate) use waits::{joining, waiting};
@@ -63,6 +63,7 @@ pub fn begin() {
     }
     // SAFETY: recorders are leaked, never freed.
     let recorder = unsafe { &*recorder };
+    let _ = state.observer.set(Arc::new(Recording));
     recorder.arm(host().cell.load(Ordering::SeqCst) + 1);
 }
 
@@ -78,7 +79,7 @@ pub fn cancel() {
 }
 
 /// Records a printed text, line by line (event lines for the kernel excepted).
-pub(crate) fn printed(text: &str) {
+fn printed(text: &str) {
     if text.starts_with(crate::host::EVENT_PREFIX) || text.starts_with("EVCXR") {
         return;
     }
@@ -92,16 +93,34 @@ pub(crate) fn printed(text: &str) {
     }
 }
 
+/// The recording's hook, which [`begin`] registers in `State` for the
+/// layers below to call (`output`, `lifecycle`).
+struct Recording;
+
+impl Observer for Recording {
+    fn printed(&self, text: &str) {
+        printed(text);
+    }
+
+    fn cell_ending(&self, state: &State) -> Option<u64> {
+        cell_ending(state)
+    }
+
+    fn cell_ended(&self, state: &State, began: u64) {
+        finish(state, began);
+    }
+}
+
 /// At the runtime's cell end: when this cell is being recorded, the time the
 /// end began (to draw the wait for threads and processes).
-pub(crate) fn cell_ending(state: &State) -> Option<u64> {
+fn cell_ending(state: &State) -> Option<u64> {
     let recorder = armed(state)?;
     (state.role == Role::Runtime && recorder.target() == host().cell.load(Ordering::SeqCst))
         .then(now)
 }
 
 /// Ends the recorded cell: draws what was recorded, shows it, disarms.
-pub(crate) fn finish(state: &State, end_began: u64) {
+fn finish(state: &State, end_began: u64) {
     if let Some(probe) = probe() {
         probe.span(Kind::CellEnd, end_began, 0, "");
     }
@@ -112,7 +131,7 @@ pub(crate) fn finish(state: &State, end_began: u64) {
     recorder.disarm();
     let (lanes, dropped) = recorder.dump();
     let picture = svg::render(lanes, std::process::id(), finished, dropped);
-    crate::display::send_event(&Event::Display {
+    crate::output::send_event(&Event::Display {
         data: vec![
             ("image/svg+xml".to_string(), picture.svg),
             (

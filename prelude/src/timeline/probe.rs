@@ -52,7 +52,7 @@ pub(super) fn armed_anywhere() -> bool {
 pub(crate) fn probe() -> Option<Probe> {
     let state = state();
     let recorder = armed(state)?;
-    let ident = crate::threading::get_ident();
+    let ident = crate::sys::thread_ident();
     let lane = match recorder.find_lane(ident) {
         Some(lane) => lane?,
         None => register(state, recorder, ident)?,

@@ -1,11 +1,13 @@
-//! Frequent uses of locks and queues: the [`Thinning`] word each lock and
-//! queue keeps beside its own data, and the hooks that consult it — a
+//! Frequent uses of locks and queues: what the [`Thinning`] word each lock
+//! and queue keeps beside its own data means (the word itself is
+//! `observer`'s, so the primitives keep it without knowing the timeline),
+//! and the hooks that consult it — a
 //! blocking use ([`blocking`], or [`Watch`] from inside a critical
 //! section), a non-blocking one ([`frequent`]), and the second half of a
 //! recorded pair ([`noted_again`]). Unarmed, a use pays one load and a
 //! branch; the recording itself stays out of line.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 
 use super::probe::{armed_anywhere, probe, Probe};
 use super::recorder::now;
@@ -18,36 +20,24 @@ pub(crate) const SHORTEST_WAIT: u64 = 50_000;
 /// once its run is only counted.
 const THIN: u32 = 256;
 
-/// [`Thinning`]'s value for an object made while nothing was armed.
-const UNRECORDED: u32 = u32::MAX;
+pub(crate) use crate::observer::Thinning;
+use crate::observer::UNRECORDED;
 
-/// What each lock and queue keeps, next to its own hot data, so that the
-/// recorder costs it almost nothing. An object made while nothing is armed
-/// (before the `:timeline` cell) is not drawn: a use costs one load of this
-/// word. An object made while armed counts down: while
-/// above zero a use skips the recorder (a load and a store on a cache line
-/// the use touches anyway); at zero it looks at the recorder, which either
-/// records the use exactly (the first repeats of a run) or counts it as
-/// [`THIN`] uses and resets the countdown. A look that finds nothing armed
-/// makes the object unrecorded again.
-#[derive(Debug)]
-pub(crate) struct Thinning(AtomicU32);
-
+/// What the timeline does with the word (a countdown of [`THIN`] uses).
 impl Thinning {
-    /// The word for an object made now.
+    /// The word for an object made now: counted if a recording is armed.
     pub(crate) fn new() -> Thinning {
-        Thinning(AtomicU32::new(if armed_anywhere() {
-            0
-        } else {
-            UNRECORDED
-        }))
+        let thinning = Thinning::unrecorded();
+        thinning.made_now();
+        thinning
     }
 
-    /// Whether a use of the object may be recorded (it was made while armed):
-    /// a load, so an unrecorded object's path stays as short as without it.
-    #[inline]
-    pub(crate) fn may_record(&self) -> bool {
-        self.0.load(Ordering::Relaxed) != UNRECORDED
+    /// Arms the word of an object made now (one a primitive made
+    /// unrecorded) if a recording is armed.
+    pub(crate) fn made_now(&self) {
+        if armed_anywhere() {
+            self.0.store(0, Ordering::Relaxed);
+        }
     }
 
     /// The calling thread's probe when this use must be recorded exactly.

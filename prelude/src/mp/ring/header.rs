@@ -22,6 +22,7 @@ use super::{Ring, LENGTH_BYTES};
 use crate::mp::shm::{
     init_shared_mutex, lock_shared_mutex, unlock_shared_mutex, Locked, MemoryKind, SharedMemory,
 };
+use crate::observer::Thinning;
 
 /// The first bytes of every ring: "multitask ring", version 1.
 const MAGIC: u64 = u64::from_le_bytes(*b"MTRING\0\x01");
@@ -104,7 +105,7 @@ impl Ring {
         }
         Ok(Ring {
             memory,
-            thinning: crate::timeline::Thinning::new(),
+            thinning: Thinning::unrecorded(),
         })
     }
 
@@ -128,7 +129,7 @@ impl Ring {
         }
         Ok(Ring {
             memory,
-            thinning: crate::timeline::Thinning::new(),
+            thinning: Thinning::unrecorded(),
         })
     }
 

@@ -14,6 +14,7 @@ mod wait;
 use std::time::Instant;
 
 use crate::mp::shm::SharedMemory;
+use crate::observer::Thinning;
 use header::RingHeader;
 use wait::{PUTTERS, TAKERS};
 
@@ -23,8 +24,9 @@ pub(crate) const LENGTH_BYTES: usize = 4;
 /// A queue of byte frames in shared memory, safe for many processes and threads.
 pub(crate) struct Ring {
     memory: SharedMemory,
-    /// This process's `:timeline` countdown for the queue over this ring.
-    pub(crate) thinning: crate::timeline::Thinning,
+    /// This process's `:timeline` countdown for the queue over this ring
+    /// (made unrecorded; `mp::Queue` arms it).
+    pub(crate) thinning: Thinning,
 }
 
 impl Ring {

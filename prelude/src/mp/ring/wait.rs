@@ -9,6 +9,8 @@ use std::time::Instant;
 
 use super::header::{Books, RingHeader};
 use super::Ring;
+// Up a layer: a blocked side waits in the one waiting loop, which checks for
+// an interrupt between slices (tests/architecture/prelude_layers.rs).
 use crate::interrupt::wait_for;
 use crate::mp::shm::{futex_wait, futex_wake};
 
@@ -42,7 +44,14 @@ const YIELD_EVERY: usize = 50;
 /// delay the other side). Cached per copy of the crate: asking the OS reads files.
 fn spin_budget() -> usize {
     static BUDGET: OnceLock<usize> = OnceLock::new();
-    *BUDGET.get_or_init(|| if crate::mp::cpu_count() > 1 { SPINS } else { 0 })
+    *BUDGET.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        if cpus > 1 {
+            SPINS
+        } else {
+            0
+        }
+    })
 }
 
 impl Ring {

@@ -11,10 +11,13 @@
 //! run are recorded one by one, the rest only counted, the clock read once
 //! every [`SAMPLE`] of them, and summed up in one burst record.
 //!
-//! `segment` lays the segment out and appends and reads records; `lanes`
+//! `kind` names the events it stores (the recorder is a primitive below the
+//! timeline's other modules, so what it stores is its own); `segment` lays
+//! the segment out and appends and reads records; `lanes`
 //! claims, names and ends lanes and keeps each process's map from thread to
 //! lane; this file holds the recorder itself, arming, and the runs.
 
+mod kind;
 mod lanes;
 mod segment;
 
@@ -23,10 +26,10 @@ use std::sync::OnceLock;
 
 use parking_lot::Mutex;
 
-use super::Kind;
 use crate::mp::shm::{MemoryKind, SharedMemory};
 use segment::SEGMENT_BYTES;
 
+pub(crate) use kind::Kind;
 pub(crate) use lanes::Ticket;
 pub(crate) use segment::{LaneDump, Record};
 

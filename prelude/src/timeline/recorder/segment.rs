@@ -7,8 +7,8 @@
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 
+use super::Kind;
 use super::{truncate, Recorder};
-use crate::timeline::Kind;
 
 /// Lanes (threads, across all processes) one session can hold.
 pub(crate) const MAX_LANES: usize = 4096;

@@ -6,69 +6,22 @@
 //! cell's end lives in `lifecycle`.
 
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 
-use crate::check::Sighting;
 use crate::host::{host, Event};
 use crate::mp::feeder::Feeder;
 use crate::mp::fork::ForkRequest;
 use crate::mp::process::ProcessShared;
 use crate::mp::sharer::Shares;
-use crate::mp::Queue;
 use crate::threading::os_threads::IdleThread;
 use crate::threading::ThreadShared;
-use crate::timeline::Recorder;
+use crate::timeline::recorder::Recorder;
+use process_limit::{runtime_process_limit, MAX_PROCESSES_VARIABLE};
 
-/// Most processes (children and pool workers) one process may have alive at
-/// once: a fork storm becomes a clear error instead of a frozen machine.
-pub(crate) const MAX_LIVE_PROCESSES: usize = 256;
-
-/// The variable a teacher (or a spawner's `environment`) sets to change
-/// [`MAX_LIVE_PROCESSES`] for one kernel: on a shared machine each learner's
-/// fork storm should end well before the machine's own `ulimit -u`.
-pub(crate) const MAX_PROCESSES_VARIABLE: &str = "MULTITASK_MAX_PROCESSES";
-
-/// The live-process limit `value` (the variable's text, if set) asks for:
-/// unset or blank is the default; anything but a whole number from 1 up is
-/// refused with the reason, so the caller can say so and keep the default.
-pub(crate) fn process_limit_from(value: Option<&std::ffi::OsStr>) -> Result<usize, String> {
-    let Some(value) = value else {
-        return Ok(MAX_LIVE_PROCESSES);
-    };
-    let text = value
-        .to_str()
-        .map(str::trim)
-        .ok_or_else(|| format!("{MAX_PROCESSES_VARIABLE} is not valid UTF-8 ({value:?})"))?;
-    if text.is_empty() {
-        return Ok(MAX_LIVE_PROCESSES);
-    }
-    match text.parse::<usize>() {
-        Ok(0) => Err(format!(
-            "{MAX_PROCESSES_VARIABLE}=0 would refuse every process; it must be 1 or more"
-        )),
-        Ok(limit) => Ok(limit),
-        Err(_) => Err(format!(
-            "{MAX_PROCESSES_VARIABLE}={text:?} is not a whole number of processes"
-        )),
-    }
-}
-
-/// The runtime's limit, read once from the environment; a bad value is said
-/// on stderr (the kernel shows it under the cell) and the default is kept,
-/// since a typo in a spawner's settings must not stop every learner's cells.
-fn runtime_process_limit() -> usize {
-    process_limit_from(std::env::var_os(MAX_PROCESSES_VARIABLE).as_deref()).unwrap_or_else(
-        |reason| {
-            eprintln!(
-                "multitask-kernel: {reason}; using the default of {MAX_LIVE_PROCESSES} live processes"
-            );
-            MAX_LIVE_PROCESSES
-        },
-    )
-}
+mod process_limit;
 
 /// What this process is, which decides how panics, interrupts and `input()` behave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +57,26 @@ pub(crate) trait CellResource: Send + Sync {
     fn end_with_cell(&self);
 }
 
+/// Something drawn in its final state at a cell's end, after the cell's
+/// children ended (progress bars), so executed notebooks keep final drawings.
+pub(crate) trait FinalDrawing: Send + Sync {
+    /// Draws the final state (marked interrupted if the cell was).
+    fn draw_at_cell_end(&self);
+}
+
+/// The one narrow hook through which the `:timeline` recording observes the
+/// layers below it (registered by `timeline::begin`, handed to forked
+/// children), so they know none of its types. Locks and queues keep
+/// `observer::Thinning` words instead, read by the timeline itself.
+pub(crate) trait Observer: Send + Sync {
+    /// Some text was printed (by `output`, in one write).
+    fn printed(&self, text: &str);
+    /// The cell's end begins: `Some(when)` if this cell is observed.
+    fn cell_ending(&self, state: &State) -> Option<u64>;
+    /// The cell's end, begun at `began`, is over (its children ended).
+    fn cell_ended(&self, state: &State, began: u64);
+}
+
 /// Process-wide prelude state; one per process, shared by every cell's copy.
 pub(crate) struct State {
     pub(crate) role: Role,
@@ -127,7 +100,9 @@ pub(crate) struct State {
     /// How many running threads are abandoned; zero lets `println!` skip a lookup.
     pub(crate) abandoned_threads: AtomicUsize,
     /// Progress bars the running cell used, drawn at its end (runtime only).
-    pub(crate) progress_bars: Mutex<Vec<Arc<crate::display::Bar>>>,
+    pub(crate) progress_bars: Mutex<Vec<Arc<dyn FinalDrawing>>>,
+    /// The `:timeline` recording's hook, once one was armed (see [`Observer`]).
+    pub(crate) observer: OnceLock<Arc<dyn Observer>>,
     /// Pools to end with the cell.
     pub(crate) resources: Mutex<Vec<Arc<dyn CellResource>>>,
     /// Live processes counted against [`State::process_limit`].
@@ -156,7 +131,8 @@ pub(crate) struct State {
     pub(crate) recorder: AtomicPtr<Recorder>,
     /// Where `check::seen` sends its sightings: set in a check's process
     /// (and inherited by what it starts), null elsewhere. Never freed.
-    pub(crate) check_sightings: AtomicPtr<Queue<Sighting>>,
+    /// An `mp::Queue<check::Sighting>`, opaque here: only `check` reads it.
+    pub(crate) check_sightings: AtomicPtr<()>,
     /// When the running check started (monotonic nanoseconds).
     pub(crate) check_started: AtomicU64,
     /// The running `asyncio` event loops: (thread ident, the loop's address).
@@ -180,6 +156,7 @@ impl State {
             dummy_threads: Mutex::new(Vec::new()),
             abandoned_threads: AtomicUsize::new(0),
             progress_bars: Mutex::new(Vec::new()),
+            observer: OnceLock::new(),
             resources: Mutex::new(Vec::new()),
             live_processes: AtomicUsize::new(0),
             process_limit,
@@ -227,6 +204,46 @@ impl State {
         self.live_processes.fetch_sub(count, Ordering::SeqCst);
     }
 
+    /// The registry record of the calling thread, if the prelude started it.
+    pub(crate) fn current_thread_record(&self) -> Option<Arc<ThreadShared>> {
+        let ident = crate::sys::thread_ident();
+        self.threads
+            .lock()
+            .iter()
+            .find(|thread| thread.ident.load(Ordering::Relaxed) == ident)
+            .cloned()
+    }
+
+    /// Whether the calling thread was abandoned at its cell's end (the
+    /// common case, none abandoned, is one load).
+    pub(crate) fn current_thread_abandoned(&self) -> bool {
+        self.abandoned_threads.load(Ordering::SeqCst) > 0
+            && self
+                .current_thread_record()
+                .is_some_and(|thread| thread.abandoned.load(Ordering::SeqCst))
+    }
+
+    /// The name of thread `ident`, which the prelude did not start: Python's
+    /// `Dummy-N`, given on first sight.
+    pub(crate) fn dummy_thread_name(&self, ident: u64) -> String {
+        let mut dummies = self.dummy_threads.lock();
+        if let Some((_, name)) = dummies.iter().find(|(known, _)| *known == ident) {
+            return name.clone();
+        }
+        let number = self.dummy_counter.fetch_add(1, Ordering::Relaxed);
+        let name = format!("Dummy-{number}");
+        dummies.push((ident, name.clone()));
+        name
+    }
+
+    /// Waits until every feeder of this process has emptied its batch.
+    pub(crate) fn flush_feeders(&self) {
+        let feeders: Vec<_> = self.feeders.lock().clone();
+        for feeder in feeders {
+            feeder.flush();
+        }
+    }
+
     /// Registers something to end with the cell.
     pub(crate) fn register_resource(&self, resource: Arc<dyn CellResource>) {
         self.resources.lock().push(resource);
@@ -266,8 +283,9 @@ fn create_runtime_state() -> &'static State {
         Ordering::Acquire,
     ) {
         Ok(_) => {
-            crate::report::install_panic_hook();
-            host().set_cell_end(crate::lifecycle::cell_end_hook);
+            // Up a layer: the state comes first in every prelude call, and
+            // the hooks must exist as soon as it does (see `lifecycle`).
+            crate::lifecycle::install_hooks();
             // SAFETY: just leaked, never freed.
             unsafe { &*fresh }
         }
@@ -283,7 +301,7 @@ fn create_runtime_state() -> &'static State {
 /// Creates the state (if needed) and notes the main thread's ident.
 pub(crate) fn attach() {
     let state = state();
-    if crate::threading::is_main_thread() {
+    if crate::sys::is_main_thread() {
         // SAFETY: pthread_self has no preconditions.
         let ident = unsafe { libc::pthread_self() } as u64;
         state.main_ident.store(ident, Ordering::Relaxed);
@@ -291,13 +309,13 @@ pub(crate) fn attach() {
 }
 
 /// In a freshly forked child: replaces the inherited state (whose locks other
-/// threads of the parent may have held at the fork) with a fresh one; `lane`
-/// is the child's `:timeline` lane.
+/// threads of the parent may have held at the fork) with a fresh one;
+/// `recorder` is the child's view of the `:timeline` recording, if any.
 pub(crate) fn become_child(
     role: Role,
     identity: ProcessIdentity,
     process_limit: usize,
-    lane: crate::timeline::Ticket,
+    recorder: Option<Recorder>,
 ) {
     let inherited = state();
     let fresh = State::new(role, identity, process_limit);
@@ -305,10 +323,10 @@ pub(crate) fn become_child(
         inherited.thread_counter.load(Ordering::Relaxed),
         Ordering::Relaxed,
     );
-    let recorder = inherited.recorder.load(Ordering::Acquire);
-    if !recorder.is_null() {
-        // SAFETY: recorders are leaked, never freed; the child maps the same segment.
-        let view = crate::timeline::child_view(unsafe { &*recorder }, lane);
+    if let Some(observer) = inherited.observer.get() {
+        let _ = fresh.observer.set(observer.clone());
+    }
+    if let Some(view) = recorder {
         fresh
             .recorder
             .store(Box::into_raw(Box::new(view)), Ordering::Release);
@@ -340,44 +358,4 @@ fn fresh_seed() -> u64 {
         .map(|elapsed| elapsed.as_nanos() as u64)
         .unwrap_or(0);
     nanos ^ ((std::process::id() as u64) << 32) ^ 0x9E37_79B9_7F4A_7C15
-}
-
-#[cfg(test)]
-mod tests {
-    use std::ffi::OsStr;
-    use std::os::unix::ffi::OsStrExt;
-
-    use super::{process_limit_from, MAX_LIVE_PROCESSES};
-
-    #[test]
-    fn unset_or_blank_is_the_default() {
-        assert_eq!(process_limit_from(None), Ok(MAX_LIVE_PROCESSES));
-        assert_eq!(
-            process_limit_from(Some(OsStr::new(" "))),
-            Ok(MAX_LIVE_PROCESSES)
-        );
-    }
-
-    #[test]
-    fn a_whole_number_is_the_limit() {
-        assert_eq!(process_limit_from(Some(OsStr::new("3"))), Ok(3));
-        assert_eq!(process_limit_from(Some(OsStr::new(" 1000\n"))), Ok(1000));
-    }
-
-    #[test]
-    fn anything_else_is_refused_with_the_reason() {
-        for (value, reason) in [
-            ("0", "must be 1 or more"),
-            ("-4", "is not a whole number"),
-            ("ten", "is not a whole number"),
-            ("2.5", "is not a whole number"),
-            ("99999999999999999999999", "is not a whole number"),
-        ] {
-            let refusal = process_limit_from(Some(OsStr::new(value))).unwrap_err();
-            assert!(refusal.contains("MULTITASK_MAX_PROCESSES"), "{refusal}");
-            assert!(refusal.contains(reason), "{value}: {refusal}");
-        }
-        let not_utf8 = process_limit_from(Some(OsStr::from_bytes(b"\xff"))).unwrap_err();
-        assert!(not_utf8.contains("not valid UTF-8"), "{not_utf8}");
-    }
 }
