@@ -1,7 +1,7 @@
 """A machine-wide install serves learners who are not root, at once.
 
 The kernel is installed once (`install --prefix`, as root), which builds its
-seed: the prelude compiled beside the kernelspec, read-only. Then two new
+seed: the prelude compiled beside the kernelspec, read-only. Then three new
 users with empty homes each start the installed kernel, as Jupyter starts it
 (the kernelspec's argv, a connection file), at the same moment, and run a
 cell that uses the prelude. Each must get its output with nothing compiled
@@ -26,7 +26,7 @@ import pytest
 
 from learners import KERNEL_BIN, LearnerKernel, OpenPath, scratch_dir, toolchain_dirs
 
-LEARNERS = 2
+LEARNERS = 3
 CELL = 'println!("pid {} of {}", getpid(), mp::current_process());'
 OWN_DEPENDENCY = ':dep itoa = "1"\nitoa::Buffer::new().format(42).to_string()'
 

@@ -11,10 +11,11 @@
 //! points at a stub library (empty `core`, `alloc`, `std`): the runtime, the
 //! prelude and the first cells start without waiting for the analyzer. The
 //! link is turned to the real sources (the trimmed copy of
-//! [`crate::std_sources`]) before the first cell that defines a variable and
-//! before the first completion or inspection, and evcxr's workspace is then
-//! reloaded (the analyzer rereads the sysroot only when the cell crate's
-//! `Cargo.toml` changes).
+//! [`crate::std_sources`]) while the learner reads (the engine idle for a
+//! moment), or else before the first cell that defines a variable and
+//! before the first completion or inspection, and the analyzer's workspace
+//! is then reloaded (`Session::show_analyzer_the_real_std`: the analyzer
+//! rereads the sysroot only when the cell crate's `Cargo.toml` changes).
 //!
 //! **Invariant:** no cell defines a variable, and no completion or hover is
 //! answered, while the analyzer may still see the stub; once turned, the

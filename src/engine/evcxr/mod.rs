@@ -18,8 +18,8 @@
 //! - `markers.rs` forwards the runtime's stderr to the output, picking out
 //!   the runtime's cell markers (see [`crate::runtime`]).
 //! - `analyzer_std.rs` decides which standard library evcxr's
-//!   rust-analyzer sees: a stub until a cell defines a variable or a
-//!   completion or inspection is asked for.
+//!   rust-analyzer sees: a stub until the learner pauses, a cell defines a
+//!   variable, or a completion or inspection is asked for.
 //! - `cell_cache/` serves a cell's compile from the work slot's cache of
 //!   compiled cells when the same build was done before (this binary is
 //!   evcxr's rustc wrapper).
@@ -38,13 +38,19 @@ pub use launch::{subprocess_hook, EngineSetup};
 
 use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::{CellOutcome, Completions, Engine, InputSource, Inspection, Interrupter};
 use crate::cell::CodeCell;
 use crate::ports::CellOutput;
 use session::Session;
+
+/// How long the engine waits without a request before it has rust-analyzer
+/// read the standard library: longer than the gap between two cells of a
+/// Run All, shorter than a learner's look at a notebook.
+const READING_PAUSE: Duration = Duration::from_secs(2);
 
 /// What the actor thread is asked to do, and where its answer goes.
 enum Request {
@@ -181,14 +187,23 @@ fn actor(setup: EngineSetup, interrupter: Interrupter, requests: Receiver<Reques
     };
     let mut analyzer_warm = false;
     loop {
-        // rust-analyzer analyses the prelude's items the first time it is
-        // asked for a completion: once it reads the real standard library
-        // (a cell defined a variable), ask while the learner is still
-        // reading, but never ahead of a waiting request.
-        if !analyzer_warm && requests.is_empty() {
-            analyzer_warm = session.warm_up_analyzer();
-        }
-        let Ok(request) = requests.recv() else {
+        // rust-analyzer's first look at the standard library and the
+        // prelude takes seconds: taken while the learner reads (no request
+        // for a moment), never ahead of a waiting request, and not between
+        // the cells of a Run All, which arrive one right after another.
+        let request = if analyzer_warm {
+            requests.recv().map_err(drop)
+        } else {
+            match requests.recv_timeout(READING_PAUSE) {
+                Err(RecvTimeoutError::Timeout) => {
+                    session.warm_up_analyzer();
+                    analyzer_warm = true;
+                    continue;
+                }
+                received => received.map_err(drop),
+            }
+        };
+        let Ok(request) = request else {
             return;
         };
         match request {

@@ -54,7 +54,7 @@ pub(super) struct Session {
     pub(super) runtime_pid: u32,
     /// What brings the prelude into the session (`:dep`, `use`, attach).
     pub(super) prelude_load: String,
-    /// What makes rust-analyzer load its workspace again (a `:dep`).
+    /// What makes rust-analyzer load its workspace again (a `:dep` line).
     pub(super) workspace_reload: String,
     /// Which standard library rust-analyzer sees.
     pub(super) analyzer_std: AnalyzerStd,
@@ -85,26 +85,38 @@ impl Session {
         std::mem::replace(&mut self.runtime_pid, pid) != pid
     }
 
-    /// Has rust-analyzer analyse the prelude's items, which it does the
-    /// first time it is asked for a completion, once it sees the real
-    /// standard library; returns whether it did.
-    pub(super) fn warm_up_analyzer(&mut self) -> bool {
+    /// Has rust-analyzer read the real standard library and analyse the
+    /// prelude's items (which it does the first time it is asked for a
+    /// completion), so that the next cell that defines a variable, and the
+    /// first completion, find it ready.
+    pub(super) fn warm_up_analyzer(&mut self) {
         if self.analyzer_std.is_stub() {
-            return false;
+            let _ = self.show_analyzer_the_real_std();
+        } else {
+            let _ = self.context.completions(WARM_UP_QUERY, WARM_UP_QUERY.len());
         }
-        let _ = self.context.completions(WARM_UP_QUERY, WARM_UP_QUERY.len());
-        true
     }
 
     /// Shows rust-analyzer the real standard library if it still sees the
-    /// stub: the link turned, then its workspace reloaded by a step of the
-    /// kernel's own (a `:dep` line evcxr builds and runs as a cell).
+    /// stub: the link turned, then the analyzer's workspace reloaded.
+    ///
+    /// The analyzer loads its workspace (and with it the sysroot) again only
+    /// when the cell crate's `Cargo.toml` changed. A completion request whose
+    /// `:dep` line spells the prelude's dependency differently has evcxr
+    /// write it changed, for that request only; a second request writes it
+    /// back as the session's builds have it. So nothing runs and no build
+    /// differs (evcxr numbers its builds, and the cell cache keys on that).
+    /// Both ask what the warm-up asks: the prelude's items are analysed too.
     fn show_analyzer_the_real_std(&mut self) -> Result<(), evcxr::Error> {
         if !self.analyzer_std.is_stub() {
             return Ok(());
         }
         self.analyzer_std.turn()?;
-        self.run_kernel_step(&self.workspace_reload.clone())
+        let respelled = format!("{}\n{WARM_UP_QUERY}", self.workspace_reload);
+        self.context.completions(&respelled, respelled.len())?;
+        self.context
+            .completions(WARM_UP_QUERY, WARM_UP_QUERY.len())?;
+        Ok(())
     }
 
     /// Runs `cell`, its output going to `output`.
