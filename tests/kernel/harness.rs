@@ -124,12 +124,28 @@ impl Exchange {
     }
 }
 
+/// A free port below the system's ephemeral range, never handed out twice
+/// by this test binary. Not one the system picks (binding port 0): those
+/// come from the ephemeral range, where the sockets this harness connects
+/// before the kernel binds get their own local ports, and a connect retried
+/// to a port nobody listens on yet can take that very port (TCP's
+/// self-connect) and keep the kernel from binding it under load.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let ephemeral_start: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let low = ephemeral_start.saturating_sub(12_000).max(1024);
+    let span = ephemeral_start - low;
+    let mut handed_out = HANDED_OUT.lock().unwrap();
+    loop {
+        let port = low + (uuid::Uuid::new_v4().as_u128() % u128::from(span)) as u16;
+        if !handed_out.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            handed_out.push(port);
+            return port;
+        }
+    }
 }
 
 /// Spawns processes from one thread that lives as long as the test binary, so
