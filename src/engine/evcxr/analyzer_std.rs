@@ -81,7 +81,7 @@ impl AnalyzerStd {
 
     /// Whether running `code` needs the real standard library first.
     pub(super) fn needed_for(&self, code: &str) -> bool {
-        matches!(self, AnalyzerStd::Stub { .. }) && defines_variables(code)
+        self.is_stub() && defines_variables(code)
     }
 
     /// Points the link at the real sources; the analyzer reads them at its
@@ -94,6 +94,7 @@ impl AnalyzerStd {
         Ok(())
     }
 
+    /// Whether the analyzer may still see the stub.
     pub(super) fn is_stub(&self) -> bool {
         matches!(self, AnalyzerStd::Stub { .. })
     }
