@@ -2,9 +2,8 @@
 //! prelude thread ends, its OS thread waits a while for the next one to start
 //! instead of exiting, so `start()` costs a handoff rather than a new thread
 //! (a stack to map, a clone). Python also says thread identifiers may be
-//! recycled once a thread has exited. Idle threads are listed in the
-//! process's thread registry (`registry::Threads`), so a forked child (whose
-//! copies of them do not exist) starts with none.
+//! recycled once a thread has exited. Idle threads live in the process-wide
+//! state, so a forked child (whose copies of them do not exist) starts empty.
 
 use std::io;
 use std::os::unix::thread::JoinHandleExt;
@@ -12,7 +11,6 @@ use std::time::Duration;
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
-use super::registry::threads;
 use crate::state::state;
 
 /// The work an OS thread is given: one prelude thread's whole life.
@@ -29,7 +27,7 @@ pub(crate) struct IdleThread {
 
 /// Runs `job` on an idle OS thread, or a new one; returns its `pthread_t`.
 pub(crate) fn run_job(job: Job) -> io::Result<u64> {
-    let idle = threads(state()).idle.lock().pop();
+    let idle = state().idle_threads.lock().pop();
     if let Some(idle) = idle {
         if let Err(returned) = idle.jobs.send(job) {
             // It exited meanwhile (cannot happen while listed, but be safe).
@@ -51,14 +49,14 @@ fn serve(first: Job, sender: Sender<Job>, jobs: Receiver<Job>) {
     let ident = super::get_ident();
     first();
     loop {
-        threads(state()).idle.lock().push(IdleThread {
+        state().idle_threads.lock().push(IdleThread {
             ident,
             jobs: sender.clone(),
         });
         let job = match jobs.recv_timeout(IDLE_LIFETIME) {
             Ok(job) => job,
             Err(RecvTimeoutError::Timeout) => {
-                let mut idle = threads(state()).idle.lock();
+                let mut idle = state().idle_threads.lock();
                 match idle.iter().position(|thread| thread.ident == ident) {
                     Some(index) => {
                         idle.swap_remove(index);
