@@ -27,6 +27,15 @@ fn only_a_cells_linked_build_is_a_cell_compile() {
         compile.externs,
         [Path::new("/slot/target/debug/deps/libmultitask-58.rlib")]
     );
+    // rustc gets what cargo passed, then the cells' own link options.
+    assert_eq!(
+        compile.rustc_arguments,
+        [
+            &words(CELL_COMPILE)[1..],
+            &words(&super::CELL_LINK_ARGUMENTS.join(" "))
+        ]
+        .concat()
+    );
     let check = CELL_COMPILE.replace("--emit=dep-info,link", "--emit=dep-info,metadata");
     assert!(CellCompile::recognise(&words(&check)).is_none());
     let dependency = CELL_COMPILE.replace("--crate-name ctx", "--crate-name serde");
