@@ -6,7 +6,8 @@
 //! the documentation), `:timeline` (as the first line), `:restart` and
 //! `:clear`, and the one evcxr command this kernel refuses
 //! (`:allow_static_linking 0`). evcxr's other `:` commands pass through
-//! untouched. Nothing here knows evcxr.
+//! untouched; `:fmt` and `:types`, which change how evcxr shows a cell's
+//! final value, are noted. Nothing here knows evcxr.
 
 /// A cell, its magics read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +35,9 @@ pub struct CodeCell {
     /// `:clear` (evcxr's, kept in `code`): every item, `use` line and
     /// `:dep` goes, the prelude's too, so it must be loaded again.
     pub clear: bool,
+    /// `:fmt` or `:types` (evcxr's, kept in `code`): final values must be
+    /// shown evcxr's way from now on, which the prelude's does not follow.
+    pub value_format: bool,
     /// A magic this kernel cannot carry out, and why: the cell is refused.
     pub refused: Option<&'static str>,
 }
@@ -72,6 +76,7 @@ impl CodeCell {
             timeline: false,
             restart: false,
             clear: false,
+            value_format: false,
             refused: None,
         };
         for (index, line) in text.split('\n').enumerate() {
@@ -86,7 +91,10 @@ impl CodeCell {
                     cell.code.push_str(line);
                 }
                 ":allow_static_linking 0" => cell.refused = Some(NO_DYNAMIC_LINKING),
-                _ => cell.code.push_str(line),
+                trimmed => {
+                    cell.value_format |= is_value_format_command(trimmed);
+                    cell.code.push_str(line);
+                }
             }
         }
         keep_a_leading_doc_comment(&mut cell.code);
@@ -97,6 +105,14 @@ impl CodeCell {
     pub fn code_is_blank(&self) -> bool {
         self.code.trim().is_empty()
     }
+}
+
+/// Whether `line` is evcxr's `:fmt FORMAT` or `:types`.
+fn is_value_format_command(line: &str) -> bool {
+    [":fmt", ":types"].iter().any(|command| {
+        line.strip_prefix(command)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
+    })
 }
 
 /// evcxr drops a doc comment that starts the cell's code at the start of a
@@ -145,6 +161,23 @@ mod tests {
             Some(NO_DYNAMIC_LINKING)
         );
         assert_eq!(code_cell(":allow_static_linking 1").refused, None);
+    }
+
+    #[test]
+    fn evcxr_value_format_commands_are_noted_and_kept() {
+        for text in [
+            ":fmt {:#?}",
+            "  :types",
+            ":types\n42",
+            "let a = 1;\n:fmt {}",
+        ] {
+            let cell = code_cell(text);
+            assert!(cell.value_format, "{text:?}");
+            assert_eq!(cell.code, text, "evcxr carries them out");
+        }
+        for text in ["42", ":fmtx", ":typesetting", "let fmt = 1; // :types"] {
+            assert!(!code_cell(text).value_format, "{text:?}");
+        }
     }
 
     #[test]

@@ -42,6 +42,25 @@ fn a_final_expression_is_the_result_and_variables_persist() {
 }
 
 #[test]
+fn final_values_follow_evcxr_types_and_fmt_once_a_cell_sets_them() {
+    // A kernel of its own: the settings stay for the session.
+    let kernel = Kernel::start();
+    let shown = |code: &str| kernel.run_ok(code).result_text();
+    // Shown by the prelude's `ShowFinalValue`, after one build.
+    assert_eq!(shown("vec![1, 2]").as_deref(), Some("[1, 2]"));
+    assert!(shown(":types").is_some_and(|text| text.contains("Types: true")));
+    assert_eq!(shown("Some(1)").as_deref(), Some(": Option<i32> = Some(1)"));
+    shown(":types");
+    shown(":fmt {:#?}");
+    assert_eq!(shown("(1, 2)").as_deref(), Some("(\n    1,\n    2,\n)"));
+    // `:clear` keeps evcxr's settings, so the kernel keeps following them.
+    kernel.run_ok(":clear");
+    assert_eq!(shown("(3, 4)").as_deref(), Some("(\n    3,\n    4,\n)"));
+    let not_debug = kernel.execute("struct NotDebug;\nNotDebug");
+    assert_eq!(not_debug.status(), ReplyStatus::Error);
+}
+
+#[test]
 fn a_unit_final_value_shows_nothing() {
     let kernel = shared(&KERNEL);
     let exchange = kernel.run_ok("for i in 0..2 { println!(\"{i}\") }");

@@ -4,6 +4,9 @@
 //! of a macro that std's prelude also has is ambiguous (error E0659), while a
 //! named import shadows std's; left out here, a glob import alone still compiles.
 
+/// The method evcxr calls on a cell's final value first, for every `Debug`
+/// value, so such a cell is built once instead of twice.
+pub use crate::display::ShowFinalValue;
 pub use crate::{
     asyncio, check, clear_output, ctime, display, getpid, getppid, input, mp, pool, queue, randint,
     random, sleep, threading, Error, KeyboardInterrupt,

@@ -3,8 +3,10 @@
 //! Every display gets an id, and the [`DisplayHandle`] it returns replaces
 //! it in place (`update_display_data`), from any thread or process.
 //! [`progress`] shows a live progress bar (`progress_bar` counts and decides
-//! when to redraw, `progress_view` draws).
+//! when to redraw, `progress_view` draws). `final_value` shows a cell's
+//! final value after one build.
 
+mod final_value;
 mod progress_bar;
 mod progress_view;
 
@@ -13,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::host::Event;
 use crate::output::send_event;
 
+pub use final_value::{EvcxrShowsFinalValues, ShowFinalValue};
 pub use progress_bar::{progress, Progress};
 
 /// A display in the notebook that can be replaced in place, like the handle

@@ -39,6 +39,10 @@ const TIMELINE_CANCEL: &str = "multitask::timeline::cancel();";
 const RESTARTED: &str = "The Rust runtime was restarted: variables are gone; functions, \
                          types, `use` lines and :dep crates are kept.";
 
+/// Makes the prelude's `evcxr_display` for final values ambiguous, so that
+/// evcxr shows them its own way, which follows `:fmt` and `:types`.
+const EVCXR_SHOWS_FINAL_VALUES: &str = "use multitask::display::EvcxrShowsFinalValues as _;";
+
 /// A completion request that makes rust-analyzer load the prelude.
 const WARM_UP_QUERY: &str = "let warm_up = mp::cpu_count(); threading::";
 
@@ -54,6 +58,9 @@ pub(super) struct Session {
     pub(super) runtime_pid: u32,
     /// What brings the prelude into the session (`:dep`, `use`, attach).
     pub(super) prelude_load: String,
+    /// Whether a cell changed evcxr's display of values (`:fmt`, `:types`),
+    /// so final values are shown evcxr's way for the rest of the session.
+    pub(super) evcxr_shows_final_values: bool,
     /// What makes rust-analyzer load its workspace again (a `:dep` line).
     pub(super) workspace_reload: String,
     /// Which standard library rust-analyzer sees.
@@ -208,6 +215,11 @@ impl Session {
                 RESTARTED.to_owned(),
             )])));
         }
+        if cell.value_format && !self.evcxr_shows_final_values {
+            if let Err(error) = self.let_evcxr_show_final_values() {
+                return kernel_step_failed(output, &error.to_string());
+            }
+        }
         if self.analyzer_std.needed_for(&cell.code) {
             if let Err(error) = self.show_analyzer_the_real_std() {
                 return kernel_step_failed(output, &error.to_string());
@@ -250,6 +262,16 @@ impl Session {
             Ok(outputs) => CellOutcome::Finished(final_value(outputs)),
             Err(error) => CellOutcome::Failed(errors::cell_error(error, code, escalated)),
         }
+    }
+
+    /// Shows final values evcxr's way from now on, also after `:clear`
+    /// (which keeps evcxr's `:fmt` and `:types` but drops every `use` line).
+    fn let_evcxr_show_final_values(&mut self) -> Result<(), evcxr::Error> {
+        self.run_kernel_step(EVCXR_SHOWS_FINAL_VALUES)?;
+        self.evcxr_shows_final_values = true;
+        self.prelude_load.push('\n');
+        self.prelude_load.push_str(EVCXR_SHOWS_FINAL_VALUES);
+        Ok(())
     }
 
     /// Waits until the runtime has said that everything the cell wrote is in

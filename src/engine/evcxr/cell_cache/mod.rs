@@ -28,6 +28,12 @@
 //! environment variable read with `env!`), so a key that names the source
 //! and the crates names the whole input; a failed build is never stored.
 //! Any trouble reading the cache is a miss, never an error of the cell.
+//!
+//! Every cell compile this wrapper sees, cached or not, is linked with
+//! [`CELL_LINK_ARGUMENTS`]: the runtime keeps each cell's library mapped for
+//! the session, and every `fork` (an `mp::Process`) copies each mapping and
+//! every child's exit unmaps it, so each mapping a library adds makes every
+//! later fork slower.
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write as _;
@@ -62,25 +68,37 @@ const SIZE_ENV: &str = "MULTITASK_CELL_CACHE_MIB";
 /// About 250 cells of the course (a cell's library is ~0.9 MB).
 const DEFAULT_SIZE_MIB: u64 = 256;
 
+/// Linker options for every cell's library: one read-and-execute and one
+/// read-write segment, so two mappings in the runtime instead of the four
+/// of lld's defaults (headers and constants, code, constants written by the
+/// relocations, data). Relocations done, nothing in a cell's library needs
+/// the separate read-only mappings.
+const CELL_LINK_ARGUMENTS: [&str; 2] =
+    ["-Clink-arg=-Wl,--no-rosegment", "-Clink-arg=-Wl,-z,norelro"];
+
 /// Bumped when what a key covers changes, so old entries are never read.
 const KEY_VERSION: &str = "multitask cell cache 1";
 
-/// Serves a cell's compile from the cache or compiles and stores it, then
-/// exits; returns at once when this wrapper call is not a cell's compile.
+/// Serves a cell's compile from the cache or compiles (and, with the cache
+/// on, stores) it, then exits; returns at once when this wrapper call is
+/// not a cell's compile, or evcxr rewrites rustc's arguments itself.
 pub fn serve_cell_compile() {
     let arguments: Vec<OsString> = std::env::args_os().skip(1).collect();
     let Some(compile) = CellCompile::recognise(&arguments) else {
         return;
     };
-    let Some(size_limit) = size_limit() else {
+    if std::env::var_os(FORCE_DYLIB_ENV).is_some() {
         return;
-    };
+    }
     let Ok(work_dir) = std::env::current_dir() else {
         return;
     };
-    let cache = CellCache::new(work_dir.join(crate::cache::CELL_CACHE_DIR), size_limit);
-    let key = compile.key(&work_dir, &std::env::vars_os().collect::<Vec<_>>());
-    if let Some(key) = &key {
+    let cache = size_limit()
+        .map(|limit| CellCache::new(work_dir.join(crate::cache::CELL_CACHE_DIR), limit));
+    let key = cache
+        .as_ref()
+        .and_then(|_| compile.key(&work_dir, &std::env::vars_os().collect::<Vec<_>>()));
+    if let (Some(cache), Some(key)) = (&cache, &key) {
         if let Some(replay) = cache.restore(key) {
             finish(&compile, &replay, 0);
         }
@@ -103,7 +121,7 @@ pub fn serve_cell_compile() {
         stderr: built.stderr,
     };
     let succeeded = built.status.success();
-    if let (true, Some(key)) = (succeeded, &key) {
+    if let (true, Some(cache), Some(key)) = (succeeded, &cache, &key) {
         cache.store(key, &replay, &compile.source);
     }
     finish(&compile, &replay, built.status.code().unwrap_or(1));
@@ -123,12 +141,8 @@ fn finish(compile: &CellCompile, replay: &Replay, status: i32) -> ! {
     std::process::exit(status);
 }
 
-/// The cache's size limit in bytes; `None` when it is off (by the setting,
-/// or because evcxr would rewrite rustc's arguments itself).
+/// The cache's size limit in bytes; `None` when the setting turns it off.
 fn size_limit() -> Option<u64> {
-    if std::env::var_os(FORCE_DYLIB_ENV).is_some() {
-        return None;
-    }
     let mib = match std::env::var(SIZE_ENV) {
         Ok(value) => value.trim().parse().ok()?,
         Err(_) => DEFAULT_SIZE_MIB,
@@ -149,7 +163,8 @@ struct CellCompile {
 
 impl CellCompile {
     /// `arguments` after the wrapper's own name (rustc's path first): a
-    /// cell's compile when it builds crate `ctx` into a linked library.
+    /// cell's compile when it builds crate `ctx` into a linked library; it
+    /// runs rustc with [`CELL_LINK_ARGUMENTS`] added.
     fn recognise(arguments: &[OsString]) -> Option<CellCompile> {
         let (rustc, rustc_arguments) = arguments.split_first()?;
         let mut crate_name = None;
@@ -181,7 +196,11 @@ impl CellCompile {
         (crate_name == Some(CELL_CRATE) && emits_link).then_some(())?;
         Some(CellCompile {
             rustc: PathBuf::from(rustc),
-            rustc_arguments: rustc_arguments.to_vec(),
+            rustc_arguments: rustc_arguments
+                .iter()
+                .cloned()
+                .chain(CELL_LINK_ARGUMENTS.map(OsString::from))
+                .collect(),
             source: source?,
             out_dir: out_dir?,
             externs,

@@ -27,6 +27,15 @@ fn only_a_cells_linked_build_is_a_cell_compile() {
         compile.externs,
         [Path::new("/slot/target/debug/deps/libmultitask-58.rlib")]
     );
+    // rustc gets what cargo passed, then the cells' own link options.
+    assert_eq!(
+        compile.rustc_arguments,
+        [
+            &words(CELL_COMPILE)[1..],
+            &words(&super::CELL_LINK_ARGUMENTS.join(" "))
+        ]
+        .concat()
+    );
     let check = CELL_COMPILE.replace("--emit=dep-info,link", "--emit=dep-info,metadata");
     assert!(CellCompile::recognise(&words(&check)).is_none());
     let dependency = CELL_COMPILE.replace("--crate-name ctx", "--crate-name serde");
@@ -217,11 +226,13 @@ fn a_build_that_read_another_file_is_not_stored() {
 fn past_the_size_limit_the_least_recently_used_entries_go() {
     let slot = Slot::new();
     let out_dir = slot.path("out");
-    // Room for two entries of ~400 bytes each, not three.
-    let cache = CellCache::new(slot.path("cell-cache"), 1000);
+    // Room for two entries of ~2.2 kB each, not three (the third's size
+    // times three tells); an eviction leaves at most three quarters of it
+    // used, still room for two.
+    let cache = CellCache::new(slot.path("cell-cache"), 6500);
     let printed = rustc_printed(&out_dir);
     for key in ["old", "used", "new"] {
-        build_into(&out_dir, &"x".repeat(200), "ctx.d: src/lib.rs\n");
+        build_into(&out_dir, &"x".repeat(2000), "ctx.d: src/lib.rs\n");
         cache.store(key, &printed, Path::new("src/lib.rs"));
         if key == "used" {
             // `old` was used last, after `used` was stored.
