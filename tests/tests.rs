@@ -8,6 +8,7 @@ mod kernel {
 
 mod architecture;
 mod cells;
+mod crate_copies;
 mod faults;
 mod load;
 mod prelude;

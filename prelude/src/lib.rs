@@ -29,6 +29,7 @@ pub mod prelude;
 pub mod queue;
 mod report;
 mod state;
+mod sync;
 mod sys;
 pub mod threading;
 pub mod timeline;

@@ -8,11 +8,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
-use parking_lot::Mutex;
 
 use crate::interrupt::{deadline_after, is_stop_payload, wait_for};
 use crate::report::panic_message;
 use crate::state::{state, CellResource};
+use crate::sync::Mutex;
 use crate::threading::Thread;
 use crate::Error;
 

@@ -6,9 +6,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
-use parking_lot::{Condvar, Mutex};
-
 use crate::interrupt::{deadline_after, wait_for};
+use crate::sync::{Condvar, Mutex};
 use crate::timeline::{Kind, Thinning, Watch};
 use crate::Error;
 

@@ -19,6 +19,7 @@ const ORDER: &[(&str, Layer)] = &[
     ("error", Layer::SystemCalls),
     ("mp::shm", Layer::SystemCalls),
     ("observer", Layer::Primitives),
+    ("sync", Layer::Primitives),
     ("mp::ring", Layer::Primitives),
     ("mp::value", Layer::Primitives),
     ("timeline::recorder", Layer::Primitives),

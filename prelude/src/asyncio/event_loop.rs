@@ -19,10 +19,10 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use async_task::Runnable;
-use parking_lot::Mutex;
 
 use crate::interrupt::{check_interrupt, wait_for};
 use crate::state::state;
+use crate::sync::Mutex;
 use crate::threading::get_ident;
 use crate::timeline::Kind;
 

@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use parking_lot::Mutex;
+use crate::sync::Mutex;
 
 /// Runs all `futures` concurrently and returns their values in input order,
 /// like Python's `await asyncio.gather(*coroutines)`.

@@ -13,11 +13,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex, MutexGuard};
-
 use super::ring::{Ring, LENGTH_BYTES};
 use crate::interrupt::wait_for;
 use crate::state::state;
+use crate::sync::{Condvar, Mutex, MutexGuard};
 
 /// How long the feeder thread sleeps between looks at the pending batch:
 /// the longest a lone message waits before it is in the ring.

@@ -9,11 +9,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-
 use super::fork::{fork_child, ChildBody, ChildSetup};
 use crate::interrupt::{deadline_after, wait_for, POLL};
 use crate::state::{state, ProcessIdentity, Role};
+use crate::sync::Mutex;
 use crate::timeline::{self, Kind};
 
 /// How long a process gets to end after SIGTERM at a cell's end before SIGKILL.

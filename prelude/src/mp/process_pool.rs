@@ -12,8 +12,6 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-
 use super::code::{loaded_objects, object_of};
 use super::process::ProcessShared;
 use super::process_queue::QUEUE_BYTES;
@@ -24,6 +22,7 @@ use super::worker::{
 use super::{cpu_count, decode, encode, Message};
 use crate::pool::{AsyncResult, PoolPhase, ResultSource};
 use crate::state::{state, CellResource};
+use crate::sync::Mutex;
 use crate::Error;
 
 /// A pool of reused worker processes, like Python's `multiprocessing.Pool(n)`;

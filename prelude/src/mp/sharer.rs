@@ -37,11 +37,11 @@ use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
 use std::time::{Duration, Instant};
 
-use parking_lot::MutexGuard;
 use serde::{Deserialize, Serialize};
 
 use crate::interrupt::wait_for;
 use crate::state::{state, State};
+use crate::sync::MutexGuard;
 
 /// The longest a receiver waits for the sender's helper thread to answer.
 const TAKE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,6 +1,7 @@
 //! Shared memory for the process-crossing types: a memfd mapped
 //! `MAP_SHARED` (so forks share it, and another process can map it through
-//! `/proc/<pid>/fd`), a process-shared robust mutex, and futex waits. The
+//! `/proc/<pid>/fd`) and a process-shared robust mutex (futex waits are
+//! `sys`'s). The
 //! memory is reached through raw pointers, atomics and `UnsafeCell` only:
 //! other processes write it while we look, so no `&mut` to it may exist
 //! outside a lock that excludes them.
@@ -11,8 +12,6 @@ use std::os::fd::{AsRawFd, OwnedFd};
 // Only the memfd path makes a descriptor from a number (not the Miri one).
 #[cfg(not(miri))]
 use std::os::fd::FromRawFd;
-use std::sync::atomic::AtomicU32;
-use std::time::Duration;
 
 /// A shared mapping of a memfd; unmapped when dropped.
 pub(crate) struct SharedMemory {
@@ -230,40 +229,4 @@ pub(crate) unsafe fn try_lock_shared_mutex(mutex: *mut libc::pthread_mutex_t) ->
 pub(crate) unsafe fn unlock_shared_mutex(mutex: *mut libc::pthread_mutex_t) {
     // SAFETY: per the function's contract.
     unsafe { libc::pthread_mutex_unlock(mutex) };
-}
-
-/// Sleeps while `word` equals `expected`, at most `timeout` (a shared futex).
-pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
-    let timespec = libc::timespec {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_nsec: timeout.subsec_nanos() as libc::c_long,
-    };
-    // SAFETY: FUTEX_WAIT on a live u32 with a valid timeout.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT,
-            expected,
-            &timespec,
-            0,
-            0,
-        )
-    };
-}
-
-/// Wakes every process sleeping on `word`.
-pub(crate) fn futex_wake(word: &AtomicU32) {
-    // SAFETY: FUTEX_WAKE on a live u32.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE,
-            i32::MAX,
-            0,
-            0,
-            0,
-        )
-    };
 }

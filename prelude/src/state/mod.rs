@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crossbeam_channel::Sender;
-use parking_lot::Mutex;
 
 use crate::host::{host, Event};
 use crate::mp::feeder::Feeder;
 use crate::mp::fork::ForkRequest;
 use crate::mp::process::ProcessShared;
 use crate::mp::sharer::Shares;
+use crate::sync::Mutex;
 use crate::threading::os_threads::IdleThread;
 use crate::threading::ThreadShared;
 use crate::timeline::recorder::Recorder;

@@ -4,9 +4,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use parking_lot::{Condvar, Mutex};
-
 use crate::interrupt::{deadline_after, wait_for};
+use crate::sync::{Condvar, Mutex};
 
 /// A flag that threads can set, clear and wait for, like Python's
 /// `threading.Event()`; `Clone` shares the same flag.

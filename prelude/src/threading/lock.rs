@@ -22,10 +22,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use parking_lot::lock_api::{RawMutex as _, RawMutexTimed as _};
-use parking_lot::RawMutex;
-
 use crate::interrupt::{deadline_after, wait_for};
+use crate::sync::RawLock;
 use crate::timeline::{self, Kind, Thinning};
 
 /// A mutual-exclusion lock, like Python's `threading.Lock()`; `Clone` shares
@@ -35,7 +33,7 @@ pub struct Lock<T = ()> {
 }
 
 struct LockInner<T> {
-    raw: RawMutex,
+    raw: RawLock,
     /// Next to the lock word, on the cache line a use touches anyway.
     thinning: Thinning,
     /// Counts releases by hand (`Lock<()>::release`), so a guard whose hold
@@ -49,7 +47,7 @@ struct LockInner<T> {
 
 // SAFETY: the value is only reached through a guard, which holds the lock.
 unsafe impl<T: Send> Send for LockInner<T> {}
-// SAFETY: as above; the raw mutex itself is thread-safe.
+// SAFETY: as above; the raw lock itself is thread-safe.
 unsafe impl<T: Send> Sync for LockInner<T> {}
 
 impl Lock<()> {
@@ -80,8 +78,8 @@ impl Lock<()> {
         // Counted before the unlock: whoever takes the lock next sees it.
         self.inner.released_by_hand.fetch_add(1, Ordering::Release);
         // SAFETY: the lock is held (Python lets any thread release it, and
-        // parking_lot's raw mutex does not track an owner). A `Lock<()>`
-        // guards no data, so no reference outlives this unlock.
+        // the raw lock has no owner). A `Lock<()>` guards no data, so no
+        // reference outlives this unlock.
         unsafe { self.inner.raw.unlock() };
     }
 }
@@ -105,7 +103,7 @@ impl<T> Lock<T> {
     pub fn with_value(value: T) -> Lock<T> {
         Lock {
             inner: Arc::new(LockInner {
-                raw: RawMutex::INIT,
+                raw: RawLock::new(),
                 thinning: Thinning::new(),
                 released_by_hand: AtomicU64::new(0),
                 noted: AtomicBool::new(false),

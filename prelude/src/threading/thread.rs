@@ -11,12 +11,11 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use parking_lot::{Condvar, Mutex};
-
 use super::os_threads;
 use super::registry::{ThreadInfo, ThreadKind};
 use crate::interrupt::{deadline_after, wait_for};
 use crate::state::{state, State};
+use crate::sync::{Condvar, Mutex};
 use crate::timeline;
 
 /// A real OS thread, like Python's `threading.Thread(target=f)`: build it with

@@ -12,7 +12,7 @@ use super::Ring;
 // Up a layer: a blocked side waits in the one waiting loop, which checks for
 // an interrupt between slices (tests/architecture/prelude_layers.rs).
 use crate::interrupt::wait_for;
-use crate::mp::shm::{futex_wait, futex_wake};
+use crate::sys::{futex_wait, futex_wake, FutexScope};
 
 /// Which sequence word a side sleeps on, and which counter says it sleeps.
 #[derive(Clone, Copy)]
@@ -83,7 +83,7 @@ impl Ring {
             });
             outcome.map(|(value, sleepers)| {
                 if sleepers {
-                    futex_wake((wakes.sequence)(header));
+                    futex_wake((wakes.sequence)(header), i32::MAX, FutexScope::Shared);
                 }
                 value
             })
@@ -117,7 +117,12 @@ impl Ring {
                 Ok(value) => Some(value),
                 Err(sequence) => {
                     if !slice.is_zero() {
-                        futex_wait((waits.sequence)(header), sequence, slice);
+                        futex_wait(
+                            (waits.sequence)(header),
+                            sequence,
+                            Some(slice),
+                            FutexScope::Shared,
+                        );
                     }
                     (waits.waiters)(header).fetch_sub(1, Ordering::SeqCst);
                     None

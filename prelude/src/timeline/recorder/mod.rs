@@ -24,9 +24,8 @@ mod segment;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-use parking_lot::Mutex;
-
 use crate::mp::shm::{MemoryKind, SharedMemory};
+use crate::sync::Mutex;
 use segment::SEGMENT_BYTES;
 
 pub(crate) use kind::Kind;
