@@ -60,39 +60,16 @@ pub(crate) fn finish_main(state: &State) {
     // feeder threads at exit). The runtime lives on, and its feeders with it, so
     // a cell does not wait for them: a full queue nobody reads cannot hang it.
     let delivers_before_exit = state.role != Role::Runtime;
-    // Joined threads may start more threads: repeat until none is left.
-    loop {
-        let threads: Vec<_> = state
-            .threads
-            .lock()
-            .iter()
-            .filter(|thread| thread.waits_at_exit())
-            .cloned()
-            .collect();
-        if threads.is_empty() {
-            break;
-        }
-        for thread in threads {
-            thread.join_until(None);
-        }
+    if let Some(threads) = state.threads.get() {
+        threads.join_waiting();
     }
     if delivers_before_exit {
         state.flush_feeders();
     }
     // Pools and daemon processes end before the other children are waited for.
     end_resources(state);
-    let processes: Vec<_> = state.processes.lock().clone();
-    let (ordinary, daemons): (Vec<_>, Vec<_>) = processes
-        .into_iter()
-        .partition(|process| process.waits_at_exit());
-    for process in &daemons {
-        process.send_signal(libc::SIGTERM);
-    }
-    for process in &daemons {
-        process.reap_after_signal();
-    }
-    for process in ordinary {
-        process.wait_exit(None);
+    if let Some(children) = state.children.get() {
+        children.end_at_exit();
     }
     if delivers_before_exit {
         state.flush_feeders();
@@ -103,12 +80,8 @@ pub(crate) fn finish_main(state: &State) {
 /// Kills every process the main program started and ends its pools; used
 /// when an interrupt stops the cell.
 pub(crate) fn kill_processes(state: &State) {
-    let processes: Vec<_> = state.processes.lock().clone();
-    for process in &processes {
-        process.send_signal(libc::SIGKILL);
-    }
-    for process in &processes {
-        process.reap_after_signal();
+    if let Some(children) = state.children.get() {
+        children.kill_all();
     }
     end_resources(state);
 }
@@ -128,9 +101,8 @@ fn end_resources(state: &State) {
 }
 
 fn abandon_threads(state: &State) {
-    let threads: Vec<_> = state.threads.lock().clone();
-    for thread in threads {
-        thread.abandon(state);
+    if let Some(threads) = state.threads.get() {
+        threads.abandon_all(state);
     }
 }
 

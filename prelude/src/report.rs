@@ -79,9 +79,9 @@ fn report_panic(info: &PanicHookInfo<'_>) {
         }
         return;
     }
-    let header = match state.current_thread_record() {
-        Some(thread) if !thread.reports_panics() => return,
-        Some(thread) => format!("Exception in thread {}:", thread.name()),
+    let header = match state.current_thread() {
+        Some(thread) if !thread.reports_panics => return,
+        Some(thread) => format!("Exception in thread {}:", thread.name),
         None => format!(
             "thread '{}'",
             std::thread::current().name().unwrap_or("<unnamed>")

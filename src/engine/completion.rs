@@ -92,7 +92,7 @@ mod tests {
                     "function",
                     "fn current_thread_abandoned(…)",
                 ),
-                found("current_thread_record(…)", "function", ""),
+                found("dummy_thread_name(…)", "function", ""),
                 found("evcxr_variable_store", "variable", ""),
                 found("Thread", "struct", "Thread"),
                 found("Thread", "struct", "Thread"),

@@ -3,9 +3,9 @@
 //! the Python-named modules → the facade. The module graph is read from the
 //! sources (`crate::`, `super::` and `self::` paths, `use` trees expanded),
 //! and every import must run down [`ORDER`], a topological order: so the
-//! graph without the listed imports has no cycle. An import that runs up is
-//! either [`REASONED`] (at most three, each with its reason) or [`PENDING`],
-//! a list that may only shrink as issue 14's moves land.
+//! graph without the listed imports has no cycle. An import that runs up
+//! must be [`REASONED`] (at most three, each with its reason); one listed
+//! there that no longer exists fails the test too.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -66,16 +66,6 @@ const REASONED: &[(&str, &str, &str)] = &[
         "a blocked ring side waits in the prelude's one waiting loop, which \
          checks for an interrupt between 20 ms slices",
     ),
-];
-
-/// Imports that still run up [`ORDER`]: issue 14's work left. This list
-/// may only shrink (an entry that no longer exists fails the test, so it is
-/// taken out when its move lands).
-const PENDING: &[(&str, &str)] = &[
-    // `State` holds the records of processes, queue feeders, the fork
-    // spawner, handed descriptors and threads, typed.
-    ("state", "mp"),
-    ("state", "threading"),
 ];
 
 /// The row of `ORDER` module `path` belongs to (its index).
@@ -315,11 +305,8 @@ fn upward_imports() -> BTreeSet<(&'static str, &'static str)> {
 
 #[test]
 fn the_prelude_imports_run_down_its_layers() {
-    let allowed: BTreeSet<(&str, &str)> = REASONED
-        .iter()
-        .map(|(from, to, _)| (*from, *to))
-        .chain(PENDING.iter().copied())
-        .collect();
+    let allowed: BTreeSet<(&str, &str)> =
+        REASONED.iter().map(|(from, to, _)| (*from, *to)).collect();
     let upward = upward_imports();
     let unexpected: Vec<_> = upward.difference(&allowed).collect();
     assert_eq!(

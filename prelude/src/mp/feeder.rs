@@ -13,6 +13,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::records::records;
 use super::ring::{Ring, LENGTH_BYTES};
 use crate::interrupt::wait_for;
 use crate::state::state;
@@ -55,7 +56,7 @@ struct Pending {
 impl Feeder {
     /// This process's feeder for `ring`, made on first use.
     pub(crate) fn for_ring(ring: &Arc<Ring>) -> Arc<Feeder> {
-        let mut feeders = state().feeders.lock();
+        let mut feeders = records(state()).feeders.lock();
         if let Some(feeder) = feeders
             .iter()
             .find(|feeder| Arc::ptr_eq(&feeder.ring, ring))

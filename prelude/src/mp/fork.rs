@@ -25,6 +25,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crossbeam_channel::{bounded, unbounded, Sender};
 
+use super::records::records;
 use crate::state::{become_child, state, ProcessIdentity, Role, State};
 use crate::sys::is_main_thread;
 
@@ -60,7 +61,7 @@ pub(crate) fn fork_child(setup: ChildSetup) -> io::Result<u32> {
 
 /// The spawner thread's channel, starting the thread on first use.
 fn spawner(state: &State) -> Sender<ForkRequest> {
-    let mut spawner = state.spawner.lock();
+    let mut spawner = records(state).spawner.lock();
     if let Some(sender) = &*spawner {
         return sender.clone();
     }

@@ -15,6 +15,7 @@ mod pipe;
 pub(crate) mod process;
 mod process_pool;
 mod process_queue;
+mod records;
 pub(crate) mod ring;
 pub(crate) mod sharer;
 pub(crate) mod shm;

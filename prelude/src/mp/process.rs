@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::fork::{fork_child, ChildBody, ChildSetup};
+use super::records::records;
 use crate::interrupt::{deadline_after, wait_for, POLL};
 use crate::state::{state, ProcessIdentity, Role};
 use crate::sync::Mutex;
@@ -189,7 +190,7 @@ impl ProcessShared {
             slot.pidfd = (pidfd >= 0)
                 .then(|| Arc::new(unsafe { OwnedFd::from_raw_fd(pidfd as libc::c_int) }));
         }
-        state.processes.lock().push(self.clone());
+        records(state).processes.lock().push(self.clone());
         if let Some(probe) = timeline::probe() {
             probe.mark(Kind::ProcessStart, pid as i64, &self.name());
         }
@@ -301,7 +302,7 @@ impl ProcessShared {
         timeline::child_reaped(pid, code);
         let state = state();
         state.release_processes(1);
-        state
+        records(state)
             .processes
             .lock()
             .retain(|process| !std::ptr::eq(Arc::as_ptr(process), self));
@@ -405,7 +406,7 @@ impl fmt::Display for CurrentProcess {
 /// The children of this process still running (pool workers included), like
 /// Python's `multiprocessing.active_children()`.
 pub fn active_children() -> Vec<Process> {
-    let children: Vec<_> = state().processes.lock().clone();
+    let children: Vec<_> = records(state()).processes.lock().clone();
     children
         .into_iter()
         .filter(|child| child.reap_nonblocking().is_none())

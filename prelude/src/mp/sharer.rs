@@ -39,6 +39,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::records::records;
 use crate::interrupt::wait_for;
 use crate::state::{state, State};
 use crate::sync::MutexGuard;
@@ -78,7 +79,7 @@ pub(crate) struct Shares {
 pub(crate) fn offer(fd: BorrowedFd<'_>) -> io::Result<Ticket> {
     let duplicate = fd.try_clone_to_owned()?;
     let state = state();
-    let mut shares = state.fd_shares.lock();
+    let mut shares = records(state).fd_shares.lock();
     let address = match &shares.listener {
         Some((address, _)) => address.clone(),
         None => {
@@ -149,7 +150,7 @@ pub(crate) struct ForkHold(MutexGuard<'static, Shares>);
 
 /// Takes the registry's lock before a fork (see the module doc).
 pub(crate) fn hold_for_fork() -> ForkHold {
-    ForkHold(state().fd_shares.lock())
+    ForkHold(records(state()).fd_shares.lock())
 }
 
 impl ForkHold {
@@ -190,12 +191,12 @@ fn serve(state: &'static State, listener: UnixListener) {
             std::thread::sleep(Duration::from_millis(10));
             continue;
         };
-        state.fd_shares.lock().serving = Some(connection.as_raw_fd());
+        records(state).fd_shares.lock().serving = Some(connection.as_raw_fd());
         let key = read_key(&connection);
         // Only this thread removes entries, so the descriptor stays open
         // while it is sent without the lock.
         let offered = key.and_then(|key| {
-            let shares = state.fd_shares.lock();
+            let shares = records(state).fd_shares.lock();
             shares.waiting.get(&key).map(|fd| fd.as_raw_fd())
         });
         let _ = match offered {
@@ -203,7 +204,7 @@ fn serve(state: &'static State, listener: UnixListener) {
             Some(fd) => send_with_fd(&connection, FOUND, unsafe { BorrowedFd::borrow_raw(fd) }),
             None => (&connection).write_all(&[UNKNOWN]),
         };
-        let mut shares = state.fd_shares.lock();
+        let mut shares = records(state).fd_shares.lock();
         if let Some(key) = key {
             shares.waiting.remove(&key);
         }

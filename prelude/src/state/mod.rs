@@ -5,20 +5,13 @@
 //! `Process-N` / `Thread-N`, and the live-process budget. What happens at a
 //! cell's end lives in `lifecycle`.
 
+use std::any::Any;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use crossbeam_channel::Sender;
-
 use crate::host::{host, Event};
-use crate::mp::feeder::Feeder;
-use crate::mp::fork::ForkRequest;
-use crate::mp::process::ProcessShared;
-use crate::mp::sharer::Shares;
 use crate::sync::Mutex;
-use crate::threading::os_threads::IdleThread;
-use crate::threading::ThreadShared;
-use crate::timeline::recorder::Recorder;
+use crate::timeline::recorder::{Recorder, Ticket};
 use process_limit::{runtime_process_limit, MAX_PROCESSES_VARIABLE};
 
 mod process_limit;
@@ -77,6 +70,48 @@ pub(crate) trait Observer: Send + Sync {
     fn cell_ended(&self, state: &State, began: u64);
 }
 
+/// A prelude thread as the layers below `threading` see it (the record
+/// itself is `threading`'s).
+#[derive(Debug, Clone)]
+pub(crate) struct ThreadSighting {
+    pub(crate) name: String,
+    /// Whether the panic hook should print its panics (pool workers hand
+    /// them to the task's result instead).
+    pub(crate) reports_panics: bool,
+    /// The `:timeline` lane its starter claimed for it.
+    pub(crate) lane: Ticket,
+}
+
+/// `threading`'s registry of the threads it started, as the cell's end and
+/// the layers below see it. `threading` keeps the typed records and fills
+/// [`State::threads`] on its first use in a process, so a forked child
+/// starts with none.
+pub(crate) trait ThreadRegistry: Any + Send + Sync {
+    /// The calling thread, if the prelude started it.
+    fn current(&self) -> Option<ThreadSighting>;
+    /// Whether the calling thread was abandoned at its cell's end.
+    fn current_abandoned(&self) -> bool;
+    /// Joins the threads the main program waits for at its end, until none
+    /// is left (a joined thread may have started more).
+    fn join_waiting(&self);
+    /// Gives every running thread up: its output is dropped from now on and
+    /// its blocking prelude calls unwind.
+    fn abandon_all(&self, state: &State);
+}
+
+/// `mp`'s records of the processes this process started and of its queue
+/// feeders, as the cell's end sees them; `mp` fills [`State::children`] on
+/// its first use in a process.
+pub(crate) trait ChildRegistry: Any + Send + Sync {
+    /// Waits until every queue feeder of this process has emptied its batch.
+    fn flush_feeders(&self);
+    /// Python's exit handler: terminates the daemon processes, then waits
+    /// for the others.
+    fn end_at_exit(&self);
+    /// Kills every child not yet reaped (an interrupt stops the cell).
+    fn kill_all(&self);
+}
+
 /// Process-wide prelude state; one per process, shared by every cell's copy.
 pub(crate) struct State {
     pub(crate) role: Role,
@@ -89,12 +124,10 @@ pub(crate) struct State {
     pub(crate) worker_counter: AtomicU32,
     /// Next number for `Dummy-N` (threads the prelude did not start).
     pub(crate) dummy_counter: AtomicU32,
-    /// Started child processes not yet reaped.
-    pub(crate) processes: Mutex<Vec<Arc<ProcessShared>>>,
-    /// OS threads waiting to run the next prelude thread.
-    pub(crate) idle_threads: Mutex<Vec<IdleThread>>,
-    /// Prelude threads that are still running (abandoned ones included).
-    pub(crate) threads: Mutex<Vec<Arc<ThreadShared>>>,
+    /// `threading`'s registry, once it kept a record (see [`ThreadRegistry`]).
+    pub(crate) threads: OnceLock<&'static dyn ThreadRegistry>,
+    /// `mp`'s records, once it kept one (see [`ChildRegistry`]).
+    pub(crate) children: OnceLock<&'static dyn ChildRegistry>,
     /// Names given to threads the prelude did not start, by ident.
     pub(crate) dummy_threads: Mutex<Vec<(u64, String)>>,
     /// How many running threads are abandoned; zero lets `println!` skip a lookup.
@@ -108,16 +141,10 @@ pub(crate) struct State {
     /// Live processes counted against [`State::process_limit`].
     pub(crate) live_processes: AtomicUsize,
     pub(crate) process_limit: usize,
-    /// The long-lived thread that forks on behalf of other threads.
-    pub(crate) spawner: Mutex<Option<Sender<ForkRequest>>>,
     /// Weyl sequence behind `random()`; reseeded in every new process.
     pub(crate) random_state: AtomicU64,
     /// `pthread_self` of the main thread, once seen (0 before).
     pub(crate) main_ident: AtomicU64,
-    /// This process's queue feeders (see `mp::feeder`).
-    pub(crate) feeders: Mutex<Vec<Arc<Feeder>>>,
-    /// Files and sockets this process handed and not yet given (see `mp::sharer`).
-    pub(crate) fd_shares: Mutex<Shares>,
     /// Why the last serde impl of ours refused, by thread ident: postcard
     /// keeps no custom error messages, so `mp::encode`/`decode` fetch it here.
     pub(crate) serde_refusal: Mutex<Option<(u64, String)>>,
@@ -150,9 +177,8 @@ impl State {
             thread_counter: AtomicU32::new(1),
             worker_counter: AtomicU32::new(1),
             dummy_counter: AtomicU32::new(1),
-            processes: Mutex::new(Vec::new()),
-            idle_threads: Mutex::new(Vec::new()),
-            threads: Mutex::new(Vec::new()),
+            threads: OnceLock::new(),
+            children: OnceLock::new(),
             dummy_threads: Mutex::new(Vec::new()),
             abandoned_threads: AtomicUsize::new(0),
             progress_bars: Mutex::new(Vec::new()),
@@ -160,11 +186,8 @@ impl State {
             resources: Mutex::new(Vec::new()),
             live_processes: AtomicUsize::new(0),
             process_limit,
-            spawner: Mutex::new(None),
             random_state: AtomicU64::new(fresh_seed()),
             main_ident: AtomicU64::new(0),
-            feeders: Mutex::new(Vec::new()),
-            fd_shares: Mutex::new(Shares::default()),
             serde_refusal: Mutex::new(None),
             interrupt_reported_cell: AtomicU64::new(0),
             pending_panic: Mutex::new(None),
@@ -204,14 +227,9 @@ impl State {
         self.live_processes.fetch_sub(count, Ordering::SeqCst);
     }
 
-    /// The registry record of the calling thread, if the prelude started it.
-    pub(crate) fn current_thread_record(&self) -> Option<Arc<ThreadShared>> {
-        let ident = crate::sys::thread_ident();
-        self.threads
-            .lock()
-            .iter()
-            .find(|thread| thread.ident.load(Ordering::Relaxed) == ident)
-            .cloned()
+    /// The calling thread, if the prelude started it.
+    pub(crate) fn current_thread(&self) -> Option<ThreadSighting> {
+        self.threads.get()?.current()
     }
 
     /// Whether the calling thread was abandoned at its cell's end (the
@@ -219,8 +237,9 @@ impl State {
     pub(crate) fn current_thread_abandoned(&self) -> bool {
         self.abandoned_threads.load(Ordering::SeqCst) > 0
             && self
-                .current_thread_record()
-                .is_some_and(|thread| thread.abandoned.load(Ordering::SeqCst))
+                .threads
+                .get()
+                .is_some_and(|threads| threads.current_abandoned())
     }
 
     /// The name of thread `ident`, which the prelude did not start: Python's
@@ -236,11 +255,10 @@ impl State {
         name
     }
 
-    /// Waits until every feeder of this process has emptied its batch.
+    /// Waits until every queue feeder of this process has emptied its batch.
     pub(crate) fn flush_feeders(&self) {
-        let feeders: Vec<_> = self.feeders.lock().clone();
-        for feeder in feeders {
-            feeder.flush();
+        if let Some(children) = self.children.get() {
+            children.flush_feeders();
         }
     }
 

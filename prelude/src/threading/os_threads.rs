@@ -2,8 +2,9 @@
 //! prelude thread ends, its OS thread waits a while for the next one to start
 //! instead of exiting, so `start()` costs a handoff rather than a new thread
 //! (a stack to map, a clone). Python also says thread identifiers may be
-//! recycled once a thread has exited. Idle threads live in the process-wide
-//! state, so a forked child (whose copies of them do not exist) starts empty.
+//! recycled once a thread has exited. Idle threads are listed in the
+//! process's thread registry (`registry::Threads`), so a forked child (whose
+//! copies of them do not exist) starts with none.
 
 use std::io;
 use std::os::unix::thread::JoinHandleExt;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
+use super::registry::threads;
 use crate::state::state;
 
 /// The work an OS thread is given: one prelude thread's whole life.
@@ -27,7 +29,7 @@ pub(crate) struct IdleThread {
 
 /// Runs `job` on an idle OS thread, or a new one; returns its `pthread_t`.
 pub(crate) fn run_job(job: Job) -> io::Result<u64> {
-    let idle = state().idle_threads.lock().pop();
+    let idle = threads(state()).idle.lock().pop();
     if let Some(idle) = idle {
         if let Err(returned) = idle.jobs.send(job) {
             // It exited meanwhile (cannot happen while listed, but be safe).
@@ -49,14 +51,14 @@ fn serve(first: Job, sender: Sender<Job>, jobs: Receiver<Job>) {
     let ident = super::get_ident();
     first();
     loop {
-        state().idle_threads.lock().push(IdleThread {
+        threads(state()).idle.lock().push(IdleThread {
             ident,
             jobs: sender.clone(),
         });
         let job = match jobs.recv_timeout(IDLE_LIFETIME) {
             Ok(job) => job,
             Err(RecvTimeoutError::Timeout) => {
-                let mut idle = state().idle_threads.lock();
+                let mut idle = threads(state()).idle.lock();
                 match idle.iter().position(|thread| thread.ident == ident) {
                     Some(index) => {
                         idle.swap_remove(index);

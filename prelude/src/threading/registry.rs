@@ -1,14 +1,93 @@
-//! The registry of prelude threads and the queries over it: [`current_thread`],
-//! [`enumerate`], [`active_count`], [`get_ident`], and the [`ThreadInfo`] they
-//! return. The registry lives in the process-wide state (never in a
-//! `thread_local!`, which exists once per cell) and identifies threads by
-//! `pthread_self`, Python's `get_ident()`; threads the prelude did not start
-//! are Python's dummy threads, named on first sight.
+//! The registry of prelude threads ([`Threads`]) and the queries over it:
+//! [`current_thread`], [`enumerate`], [`active_count`], [`get_ident`], and
+//! the [`ThreadInfo`] they return. The registry hangs off the process-wide
+//! state (never in a `thread_local!`, which exists once per cell), where the
+//! cell's end and the layers below reach it as a [`ThreadRegistry`], and
+//! identifies threads by `pthread_self`, Python's `get_ident()`; threads the
+//! prelude did not start are Python's dummy threads, named on first sight.
 
+use std::any::Any;
 use std::fmt;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
-use crate::state::{state, State};
+use super::os_threads::IdleThread;
+use super::thread::ThreadShared;
+use crate::state::{state, State, ThreadRegistry, ThreadSighting};
+use crate::sync::Mutex;
+
+/// This process's prelude threads that still run (abandoned ones included)
+/// and the OS threads waiting to run the next one.
+#[derive(Default)]
+pub(crate) struct Threads {
+    pub(super) running: Mutex<Vec<Arc<ThreadShared>>>,
+    pub(super) idle: Mutex<Vec<IdleThread>>,
+}
+
+/// This process's [`Threads`], made on its first use in the process.
+pub(super) fn threads(state: &State) -> &'static Threads {
+    let registry: &'static dyn ThreadRegistry = *state
+        .threads
+        .get_or_init(|| Box::leak(Box::<Threads>::default()));
+    // Every cell's copy of the crate has the same `TypeId` for `Threads`.
+    let registry: &'static dyn Any = registry;
+    registry
+        .downcast_ref()
+        .expect("only `threading` fills `State::threads`")
+}
+
+impl Threads {
+    /// The record of the calling thread, if the prelude started it.
+    pub(super) fn current_record(&self) -> Option<Arc<ThreadShared>> {
+        let ident = crate::sys::thread_ident();
+        self.running
+            .lock()
+            .iter()
+            .find(|thread| thread.ident.load(Ordering::Relaxed) == ident)
+            .cloned()
+    }
+}
+
+impl ThreadRegistry for Threads {
+    fn current(&self) -> Option<ThreadSighting> {
+        let thread = self.current_record()?;
+        Some(ThreadSighting {
+            name: thread.name(),
+            reports_panics: thread.reports_panics(),
+            lane: thread.lane().ticket(),
+        })
+    }
+
+    fn current_abandoned(&self) -> bool {
+        self.current_record()
+            .is_some_and(|thread| thread.abandoned.load(Ordering::SeqCst))
+    }
+
+    fn join_waiting(&self) {
+        loop {
+            let waiting: Vec<_> = self
+                .running
+                .lock()
+                .iter()
+                .filter(|thread| thread.waits_at_exit())
+                .cloned()
+                .collect();
+            if waiting.is_empty() {
+                return;
+            }
+            for thread in waiting {
+                thread.join_until(None);
+            }
+        }
+    }
+
+    fn abandon_all(&self, state: &State) {
+        let running: Vec<_> = self.running.lock().clone();
+        for thread in running {
+            thread.abandon(state);
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ThreadKind {
@@ -88,7 +167,7 @@ pub fn current_thread() -> ThreadInfo {
         state.main_ident.store(get_ident(), Ordering::Relaxed);
         return main_thread_info(state);
     }
-    if let Some(thread) = state.current_thread_record() {
+    if let Some(thread) = threads(state).current_record() {
         return thread.info();
     }
     let ident = get_ident();
@@ -106,16 +185,16 @@ pub fn current_thread() -> ThreadInfo {
 /// like Python's `threading.enumerate()`.
 pub fn enumerate() -> Vec<ThreadInfo> {
     let state = state();
-    let mut threads = vec![main_thread_info(state)];
-    let registered: Vec<_> = state.threads.lock().clone();
-    threads.extend(
+    let registered: Vec<_> = threads(state).running.lock().clone();
+    let mut listed = vec![main_thread_info(state)];
+    listed.extend(
         registered
             .iter()
             .filter(|thread| !thread.abandoned.load(Ordering::Relaxed))
             .map(|thread| thread.info())
             .filter(|info| info.status == "started"),
     );
-    threads
+    listed
 }
 
 /// How many threads `enumerate()` lists, like Python's `threading.active_count()`.

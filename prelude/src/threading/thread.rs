@@ -1,6 +1,6 @@
 //! [`Thread`], Python's `threading.Thread`: a handle to a [`ThreadShared`]
 //! record, which holds the thread's name, phase and flags and which the
-//! registry (`State::threads`, see `registry`) keeps while the thread runs.
+//! registry (`registry::Threads`) keeps while the thread runs.
 //! The thread runs on an OS thread from `os_threads`; its body announces
 //! itself (ident, native id, OS thread name), runs the target and takes its
 //! record out of the registry.
@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::os_threads;
-use super::registry::{ThreadInfo, ThreadKind};
+use super::registry::{threads, ThreadInfo, ThreadKind};
 use crate::interrupt::{deadline_after, wait_for};
 use crate::state::{state, State};
 use crate::sync::{Condvar, Mutex};
@@ -60,8 +60,8 @@ impl Thread {
             Some(function) => format!("Thread-{number} ({function})"),
             None => format!("Thread-{number}"),
         };
-        let daemon = state
-            .current_thread_record()
+        let daemon = threads(state)
+            .current_record()
             .is_some_and(|thread| thread.daemon.load(Ordering::Relaxed));
         Thread {
             shared: Arc::new(ThreadShared {
@@ -111,7 +111,7 @@ impl Thread {
             .take()
             .expect("a thread in its initial phase has its target");
         let state = state();
-        state.threads.lock().push(shared.clone());
+        threads(state).running.lock().push(shared.clone());
         timeline::thread_starting(&shared.name.lock(), &shared.lane);
         let runner = shared.clone();
         match os_threads::run_job(Box::new(move || run_thread(runner, target))) {
@@ -238,8 +238,8 @@ impl ThreadShared {
             }
             self.phase_changed.notify_all();
         }
-        state
-            .threads
+        threads(state)
+            .running
             .lock()
             .retain(|thread| !Arc::ptr_eq(thread, self));
     }

@@ -28,16 +28,15 @@ pub(super) fn register(state: &State, recorder: &Recorder, ident: u64) -> Option
         };
         return recorder.register(ident, &[name], true, now());
     }
-    let record = state.current_thread_record();
-    if let Some(thread) = &record {
-        let ticket = thread.lane().ticket();
-        if let Some(lane) = recorder.lane_of(ticket) {
-            recorder.adopt(ident, ticket);
+    let sighting = state.current_thread();
+    if let Some(thread) = &sighting {
+        if let Some(lane) = recorder.lane_of(thread.lane) {
+            recorder.adopt(ident, thread.lane);
             return lane;
         }
     }
-    let thread = record
-        .map(|thread| thread.name())
+    let thread = sighting
+        .map(|thread| thread.name)
         .unwrap_or_else(|| state.dummy_thread_name(ident));
     recorder.register(ident, &lane_name(state, &thread), false, now())
 }
@@ -58,7 +57,8 @@ fn lane_name<'a>(state: &'a State, thread: &'a str) -> [&'a str; 3] {
 pub(crate) struct ThreadLane(AtomicU64);
 
 impl ThreadLane {
-    fn ticket(&self) -> Ticket {
+    /// The lane's claim, which `State::current_thread` hands back.
+    pub(crate) fn ticket(&self) -> Ticket {
         self.0.load(Ordering::Relaxed)
     }
 
