@@ -254,6 +254,22 @@ fn completion_hides_internals_and_says_what_each_match_is() {
         .expect("current_thread's type");
     assert_eq!(current_thread["type"], "function");
 
+    // The trait that shows final values is the kernel's machinery.
+    let reply = complete(&kernel, "display::");
+    assert!(
+        reply.matches.contains(&"progress".to_owned()),
+        "{:?}",
+        reply.matches
+    );
+    assert!(
+        reply
+            .matches
+            .iter()
+            .all(|found| !found.contains("FinalValue")),
+        "{:?}",
+        reply.matches
+    );
+
     let reply = complete(&kernel, "let store = evcxr_");
     assert!(
         reply

@@ -5,7 +5,9 @@
 //! named import shadows std's; left out here, a glob import alone still compiles.
 
 /// The method evcxr calls on a cell's final value first, for every `Debug`
-/// value, so such a cell is built once instead of twice.
+/// value, so such a cell is built once instead of twice (hidden from
+/// completion: a learner never names it).
+#[doc(hidden)]
 pub use crate::display::ShowFinalValue;
 pub use crate::{
     asyncio, check, clear_output, ctime, display, getpid, getppid, input, mp, pool, queue, randint,

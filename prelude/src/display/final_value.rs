@@ -20,10 +20,12 @@
 //! the cell's own, without its second build.)
 
 use std::fmt::Debug;
-use std::io::Write;
+
+use crate::output::{write_text, Stream};
 
 /// Shows a cell's final value as evcxr's default does (`{:?}` as
 /// `text/plain`); evcxr calls `evcxr_display` on a cell's final value.
+#[doc(hidden)]
 pub trait ShowFinalValue {
     /// Sends the value's `Debug` form to the kernel as the cell's result.
     fn evcxr_display(&self);
@@ -31,17 +33,17 @@ pub trait ShowFinalValue {
 
 impl<T: Debug + ?Sized> ShowFinalValue for T {
     fn evcxr_display(&self) {
-        // The lines evcxr's own fallback prints, in one write under std's lock.
+        // The lines evcxr's own fallback prints (through the prelude's
+        // `println!`, which cells import), the same way: in one write.
         let text = format!("EVCXR_BEGIN_CONTENT text/plain\n{self:?}\nEVCXR_END_CONTENT\n");
-        let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(text.as_bytes());
-        let _ = stdout.flush();
+        write_text(Stream::Stdout, &text);
     }
 }
 
 /// What the kernel imports once a cell changed evcxr's display settings
 /// (`:fmt`, `:types`): a second `evcxr_display` for exactly the values
 /// [`ShowFinalValue`] shows, so the call is ambiguous and never compiles.
+#[doc(hidden)]
 pub trait EvcxrShowsFinalValues {
     /// Never called: a call is ambiguous with [`ShowFinalValue`]'s.
     fn evcxr_display(&self);

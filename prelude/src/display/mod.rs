@@ -15,6 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::host::Event;
 use crate::output::send_event;
 
+// Machinery the kernel and evcxr call, not names for a learner: hidden
+// from documentation and from rust-analyzer's completions in a cell.
+#[doc(hidden)]
 pub use final_value::{EvcxrShowsFinalValues, ShowFinalValue};
 pub use progress_bar::{progress, Progress};
 

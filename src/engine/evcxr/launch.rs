@@ -126,7 +126,6 @@ impl Session {
             prelude_load: format!(
                 ":dep multitask = {{ path = {prelude_path:?} }}\n{PRELUDE_IMPORTS}\n{ATTACH}"
             ),
-            evcxr_shows_final_values: false,
             // The same dependency spelt differently: it changes the cell
             // crate's `Cargo.toml` (so the analyzer reloads its workspace)
             // and nothing cargo builds.

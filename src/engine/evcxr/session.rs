@@ -58,9 +58,6 @@ pub(super) struct Session {
     pub(super) runtime_pid: u32,
     /// What brings the prelude into the session (`:dep`, `use`, attach).
     pub(super) prelude_load: String,
-    /// Whether a cell changed evcxr's display of values (`:fmt`, `:types`),
-    /// so final values are shown evcxr's way for the rest of the session.
-    pub(super) evcxr_shows_final_values: bool,
     /// What makes rust-analyzer load its workspace again (a `:dep` line).
     pub(super) workspace_reload: String,
     /// Which standard library rust-analyzer sees.
@@ -215,7 +212,7 @@ impl Session {
                 RESTARTED.to_owned(),
             )])));
         }
-        if cell.value_format && !self.evcxr_shows_final_values {
+        if cell.value_format && !self.evcxr_shows_final_values() {
             if let Err(error) = self.let_evcxr_show_final_values() {
                 return kernel_step_failed(output, &error.to_string());
             }
@@ -264,11 +261,16 @@ impl Session {
         }
     }
 
+    /// Whether a cell changed evcxr's display of values (`:fmt`, `:types`),
+    /// so final values are shown evcxr's way for the rest of the session.
+    fn evcxr_shows_final_values(&self) -> bool {
+        self.prelude_load.contains(EVCXR_SHOWS_FINAL_VALUES)
+    }
+
     /// Shows final values evcxr's way from now on, also after `:clear`
     /// (which keeps evcxr's `:fmt` and `:types` but drops every `use` line).
     fn let_evcxr_show_final_values(&mut self) -> Result<(), evcxr::Error> {
         self.run_kernel_step(EVCXR_SHOWS_FINAL_VALUES)?;
-        self.evcxr_shows_final_values = true;
         self.prelude_load.push('\n');
         self.prelude_load.push_str(EVCXR_SHOWS_FINAL_VALUES);
         Ok(())
