@@ -1,6 +1,7 @@
 //! Embeds the prelude crate's sources in the kernel binary, so that an
 //! installed kernel can hand them to evcxr without the source checkout.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -54,27 +55,100 @@ fn main() {
     generated.push_str("];\n");
     std::fs::write(out_dir.join("prelude_files.rs"), generated).unwrap();
 
-    let sources: Vec<String> = files
+    let sources: Vec<(String, String)> = files
         .iter()
-        .map(|file| std::fs::read_to_string(file).unwrap())
+        .map(|file| (module_name(file), std::fs::read_to_string(file).unwrap()))
         .collect();
     std::fs::write(out_dir.join("prelude_names.rs"), prelude_names(&sources)).unwrap();
 }
 
-/// The prelude's public module names, and the names of its items a cell can
+/// The name a prelude source file's module goes by in a path: its file
+/// stem, or its directory's name for a `mod.rs` (`lib.rs`: the crate;
+/// every file of the unit tests: `tests`, whose names are no module's).
+fn module_name(file: &Path) -> String {
+    if file.components().any(|part| part.as_os_str() == "tests") {
+        return "tests".to_owned();
+    }
+    let stem = file.file_stem().unwrap().to_str().unwrap();
+    match stem {
+        "mod" => file
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        "lib" => "multitask",
+        stem => stem,
+    }
+    .to_owned()
+}
+
+/// The names a private `use` line (whole, up to its `;`) brings into its
+/// module: each leaf of the tree, or its alias (`_`, `*` and `self` bring
+/// no name a path could show).
+fn use_leaves(statement: &str) -> impl Iterator<Item = String> + '_ {
+    statement
+        .trim_start_matches("use")
+        .split(['{', '}', ','])
+        .filter_map(|leaf| {
+            let leaf = leaf.trim().trim_end_matches(';').trim();
+            let name = match leaf.split_once(" as ") {
+                Some((_, alias)) => alias.trim(),
+                None => leaf.rsplit("::").next().unwrap_or_default(),
+            };
+            let is_name = !name.is_empty()
+                && name != "_"
+                && name != "self"
+                && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+            is_name.then(|| name.to_owned())
+        })
+}
+
+/// The prelude's public module names, the names of its items a cell can
 /// never use (restricted with `pub(crate)` or `pub(super)`, or private at
-/// the top of a file) unless a public item has the same name, as Rust source
-/// for the kernel's completion filter. rust-analyzer offers them (evcxr asks
-/// it to complete private items of local crates, and the prelude is one).
-fn prelude_names(sources: &[String]) -> String {
+/// the top of a file) unless a public item has the same name, and for each
+/// module the names only its own code sees (private `use` lines and
+/// modules) unless it makes them public too, as Rust source for the
+/// kernel's completion filter. rust-analyzer offers them all (evcxr asks it
+/// to complete private items of local crates, and the prelude is one).
+fn prelude_names(sources: &[(String, String)]) -> String {
     const ITEM_KEYWORDS: [&str; 9] = [
         "fn", "struct", "enum", "const", "static", "type", "trait", "mod", "union",
     ];
-    let mut modules = std::collections::BTreeSet::new();
-    let mut public = std::collections::BTreeSet::new();
-    let mut hidden = std::collections::BTreeSet::new();
-    for source in sources {
+    let mut modules = BTreeSet::new();
+    let mut public = BTreeSet::new();
+    let mut hidden = BTreeSet::new();
+    // Per module: the names its code alone sees, and those it makes public.
+    let mut by_module: BTreeMap<&str, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
+    for (module, source) in sources {
+        let (module_hidden, module_public) = by_module.entry(module).or_default();
+        // A `use` at the top of a file, perhaps over several lines, and
+        // whether it is `pub use`.
+        let mut statement: Option<(String, bool)> = None;
         for line in source.lines() {
+            if statement.is_none() {
+                if let Some(rest) = line.strip_prefix("pub use ") {
+                    statement = Some((rest.to_owned(), true));
+                } else if let Some(rest) = line.strip_prefix("use ") {
+                    statement = Some((rest.to_owned(), false));
+                }
+            } else if let Some((text, _)) = statement.as_mut() {
+                text.push(' ');
+                text.push_str(line);
+            }
+            if let Some((text, is_public)) = &statement {
+                if text.trim_end().ends_with(';') {
+                    let names = use_leaves(text);
+                    if *is_public {
+                        module_public.extend(names);
+                    } else {
+                        module_hidden.extend(names);
+                    }
+                    statement = None;
+                }
+                continue;
+            }
             let at_top = !line.starts_with(char::is_whitespace);
             let mut words = line.split_whitespace().peekable();
             let visibility = match words.peek() {
@@ -105,12 +179,15 @@ fn prelude_names(sources: &[String]) -> String {
                     if keyword == "mod" {
                         modules.insert(name.clone());
                     }
+                    module_public.insert(name.clone());
                     public.insert(name);
                 }
                 "restricted" => {
+                    module_hidden.insert(name.clone());
                     hidden.insert(name);
                 }
                 _ if at_top => {
+                    module_hidden.insert(name.clone());
                     hidden.insert(name);
                 }
                 _ => {}
@@ -124,13 +201,26 @@ fn prelude_names(sources: &[String]) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    format!(
+    let mut generated = format!(
         "/// The prelude's public modules.\npub const PRELUDE_MODULES: &[&str] = &[{}];\n\
          /// Names of prelude items no cell can use (and no public item shares).\n\
          pub const PRELUDE_HIDDEN_NAMES: &[&str] = &[{}];\n",
         list(modules.iter().collect()),
         list(hidden.difference(&public).collect())
-    )
+    );
+    generated.push_str(
+        "/// For each public module, the names only its own code sees (its private\n\
+         /// `use` lines, modules and items), which a path into it must not offer.\n\
+         pub const PRELUDE_MODULE_PRIVATE_NAMES: &[(&str, &[&str])] = &[\n",
+    );
+    for (module, (module_hidden, module_public)) in &by_module {
+        if modules.contains(*module) {
+            let names = list(module_hidden.difference(module_public).collect());
+            writeln!(generated, "    ({module:?}, &[{names}]),").unwrap();
+        }
+    }
+    generated.push_str("];\n");
+    generated
 }
 
 fn collect_rust_files(dir: &Path, files: &mut Vec<PathBuf>) {

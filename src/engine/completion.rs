@@ -15,7 +15,7 @@ const EVCXR_INTERNAL_PREFIX: &str = "evcxr_";
 /// The matches to offer for the text before `start` (where the completed
 /// word begins), from what rust-analyzer found, in its order.
 pub fn shape(found: Vec<Completion>, code_before: &str) -> Vec<Completion> {
-    let in_prelude_module = prelude_path(code_before);
+    let prelude_module = prelude_module(code_before);
     let mut matches: Vec<Completion> = Vec::new();
     for mut completion in found {
         // rust-analyzer offers calls as snippets (`cpu_count()`); the
@@ -29,7 +29,7 @@ pub fn shape(found: Vec<Completion>, code_before: &str) -> Vec<Completion> {
             completion.signature.clear();
         }
         let hidden = completion.text.starts_with(EVCXR_INTERNAL_PREFIX)
-            || (in_prelude_module && PRELUDE_HIDDEN_NAMES.contains(&completion.text.as_str()));
+            || prelude_module.is_some_and(|module| private_to(module, &completion.text));
         if !hidden && !matches.iter().any(|kept| kept.text == completion.text) {
             matches.push(completion);
         }
@@ -49,17 +49,28 @@ pub fn kernel_magics(typed: &str) -> impl Iterator<Item = Completion> + '_ {
         })
 }
 
-/// Whether the word being completed follows `module::` for one of the
-/// prelude's public modules (`threading::`, `multitask::mp::`).
-fn prelude_path(code_before: &str) -> bool {
-    let Some(path) = code_before.strip_suffix("::") else {
-        return false;
-    };
+/// The prelude's public module whose path the word being completed
+/// follows (`threading` for `threading::` or `multitask::threading::`).
+fn prelude_module(code_before: &str) -> Option<&'static str> {
+    let path = code_before.strip_suffix("::")?;
     let module = path
         .rsplit(|character: char| !(character.is_alphanumeric() || character == '_'))
         .next()
         .unwrap_or_default();
-    PRELUDE_MODULES.contains(&module)
+    PRELUDE_MODULES
+        .iter()
+        .copied()
+        .find(|known| *known == module)
+}
+
+/// Whether `text` (a name, or a module as `name::`) offered in a path into
+/// the prelude's `module` is something no cell can use there.
+fn private_to(module: &str, text: &str) -> bool {
+    let name = text.strip_suffix("::").unwrap_or(text);
+    PRELUDE_HIDDEN_NAMES.contains(&name)
+        || PRELUDE_MODULE_PRIVATE_NAMES
+            .iter()
+            .any(|(private_module, names)| *private_module == module && names.contains(&name))
 }
 
 #[cfg(test)]
@@ -115,9 +126,29 @@ mod tests {
             .expect("the prelude keeps current_thread_abandoned to itself");
         let elsewhere = shape(vec![found(hidden, "function", "")], "my_module::");
         assert_eq!(texts(&elsewhere), [*hidden]);
-        assert!(prelude_path("multitask::threading::"));
-        assert!(prelude_path("(mp::"));
-        assert!(!prelude_path("threading"));
+        assert_eq!(prelude_module("multitask::threading::"), Some("threading"));
+        assert_eq!(prelude_module("(mp::"), Some("mp"));
+        assert_eq!(prelude_module("threading"), None);
+    }
+
+    #[test]
+    fn a_path_into_a_prelude_module_offers_only_what_it_makes_public() {
+        let offered = vec![
+            found("progress", "function", ""),
+            found("Progress", "struct", ""),
+            // display's own imports and private modules.
+            found("Ordering", "enum", ""),
+            found("Event", "enum", ""),
+            found("progress_bar::", "module", ""),
+        ];
+        let shaped = shape(offered.clone(), "multitask::display::");
+        assert_eq!(texts(&shaped), ["progress", "Progress"]);
+        // `Event` is public where it lives (`host`), and paths elsewhere keep all.
+        assert_eq!(
+            texts(&shape(vec![found("Event", "enum", "")], "host::")),
+            ["Event"]
+        );
+        assert_eq!(texts(&shape(offered, "my_module::")).len(), 5);
     }
 
     #[test]
