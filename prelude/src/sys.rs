@@ -28,15 +28,6 @@ pub(crate) enum FutexScope {
     Shared,
 }
 
-impl FutexScope {
-    fn operation(self, operation: libc::c_int) -> libc::c_int {
-        match self {
-            FutexScope::Process => operation | libc::FUTEX_PRIVATE_FLAG,
-            FutexScope::Shared => operation,
-        }
-    }
-}
-
 /// Sleeps while `word` equals `expected`, at most `timeout` (`None`: until
 /// woken). It may also return early, spuriously or on a signal: callers
 /// look at the word again.
@@ -53,30 +44,42 @@ pub(crate) fn futex_wait(
     let timespec_pointer = timespec.as_ref().map_or(std::ptr::null(), |timespec| {
         timespec as *const libc::timespec
     });
-    // SAFETY: FUTEX_WAIT on a live u32, with a valid relative timeout or none.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            scope.operation(libc::FUTEX_WAIT),
-            expected,
-            timespec_pointer,
-            0,
-            0,
-        )
-    };
+    futex(word, libc::FUTEX_WAIT, scope, expected, timespec_pointer);
 }
 
 /// Wakes up to `count` of the threads or processes sleeping on `word`.
 pub(crate) fn futex_wake(word: &AtomicU32, count: i32, scope: FutexScope) {
-    // SAFETY: FUTEX_WAKE on a live u32.
+    futex(
+        word,
+        libc::FUTEX_WAKE,
+        scope,
+        count as u32,
+        std::ptr::null(),
+    );
+}
+
+/// One futex call on `word`: `value` is a wait's expected word or a wake's
+/// count, `timeout` a wait's relative timeout (null: none; a wake ignores it).
+fn futex(
+    word: &AtomicU32,
+    operation: libc::c_int,
+    scope: FutexScope,
+    value: u32,
+    timeout: *const libc::timespec,
+) {
+    let operation = match scope {
+        FutexScope::Process => operation | libc::FUTEX_PRIVATE_FLAG,
+        FutexScope::Shared => operation,
+    };
+    // SAFETY: FUTEX_WAIT or FUTEX_WAKE on a live u32, with a valid relative
+    // timeout or null.
     unsafe {
         libc::syscall(
             libc::SYS_futex,
             word.as_ptr(),
-            scope.operation(libc::FUTEX_WAKE),
-            count,
-            0,
+            operation,
+            value,
+            timeout,
             0,
             0,
         )
