@@ -365,9 +365,20 @@ fn a_restarted_kernel_reuses_compiled_cells_and_an_edited_early_cell_reaches_lat
     let later_cells = ["let x = answer() + 1;", "println!(\"x = {x}\");"];
     let notebook = |first: &'static str| [&[first][..], &later_cells[..]].concat();
 
+    // The slot's first kernel builds the prelude, as an install's seed does
+    // once for every learner; kernels after it link the built prelude
+    // without its `:dep` until a cell defines a variable.
+    run_in_new_kernel(cache_dir.path(), &["println!(\"built\");"]);
+    assert!(cache_dir
+        .path()
+        .join("work/slot-0/prelude-extern")
+        .is_file());
+    let before = cached_cells(cache_dir.path());
+
     let printed = run_in_new_kernel(cache_dir.path(), &notebook("fn answer() -> i32 { 41 }"));
     assert_eq!(printed, "x = 42\n");
     let first_run = cached_cells(cache_dir.path());
+    assert!(first_run > before, "the notebook's builds are stored");
     assert!(first_run > later_cells.len(), "{first_run} cells cached");
 
     // Restart & Run All: the same builds, each found in the cache (a build

@@ -15,7 +15,8 @@
 //! moment), or else before the first cell that defines a variable and
 //! before the first completion or inspection, and the analyzer's workspace
 //! is then reloaded (`Session::show_analyzer_the_real_std`: the analyzer
-//! rereads the sysroot only when the cell crate's `Cargo.toml` changes).
+//! rereads the sysroot only when the cell crate's `Cargo.toml` changes,
+//! which the prelude's deferred `:dep` does, see `prelude_extern.rs`).
 //!
 //! **Invariant:** no cell defines a variable, and no completion or hover is
 //! answered, while the analyzer may still see the stub; once turned, the

@@ -15,6 +15,7 @@ use evcxr::{CommandContext, EvalContext};
 
 use super::analyzer_std::AnalyzerStd;
 use super::markers;
+use super::prelude_extern;
 use super::session::{Repair, Session};
 use crate::engine::Interrupter;
 use crate::ports::CellOutput;
@@ -118,14 +119,20 @@ impl Session {
             interrupter.clone(),
         );
         let prelude_path = setup.prelude_dir.display().to_string();
+        // A slot whose prelude is built links it without the `:dep` until
+        // the analyzer is shown the real standard library (and with it the
+        // prelude): the analyzer then skips ~2 s of work at launch.
+        let prelude_dep_deferred = analyzer_std.is_stub()
+            && compile_cache == CompileCache::Shared
+            && prelude_extern::prebuilt(&setup.work_dir, &setup.prelude_dir);
         let mut session = Session {
             context: CommandContext::with_eval_context(eval_context),
             markers,
             interrupter,
             runtime_pid: 0,
-            prelude_load: format!(
-                ":dep multitask = {{ path = {prelude_path:?} }}\n{PRELUDE_IMPORTS}\n{ATTACH}"
-            ),
+            prelude_dep: format!(":dep multitask = {{ path = {prelude_path:?} }}"),
+            prelude_dep_deferred,
+            prelude_use: format!("{PRELUDE_IMPORTS}\n{ATTACH}"),
             // The same dependency spelt differently: it changes the cell
             // crate's `Cargo.toml` (so the analyzer reloads its workspace)
             // and nothing cargo builds.
@@ -144,7 +151,7 @@ impl Session {
         // `:clear` keeps these settings, so they are not part of `prelude_load`.
         let settings = format!(":opt {OPT_LEVEL}\n:cache {cache_mib}\n");
         session
-            .run_kernel_step(&format!("{settings}{}", session.prelude_load))
+            .run_kernel_step(&format!("{settings}{}", session.prelude_load()))
             .map_err(|error| anyhow::anyhow!("loading the prelude failed: {error}"))?;
         Ok(session)
     }

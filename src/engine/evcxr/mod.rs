@@ -23,6 +23,8 @@
 //! - `cell_cache/` serves a cell's compile from the work slot's cache of
 //!   compiled cells when the same build was done before (this binary is
 //!   evcxr's rustc wrapper).
+//! - `prelude_extern.rs` links the prelude into cells without its `:dep`
+//!   until the analyzer needs to see it, where the slot holds it built.
 //! - `errors.rs` turns evcxr's errors, and the kernel's own failures, into
 //!   the errors a learner reads.
 
@@ -31,6 +33,7 @@ mod cell_cache;
 mod errors;
 mod launch;
 mod markers;
+mod prelude_extern;
 mod session;
 
 pub use analyzer_std::sources_path as analyzer_sources_path;

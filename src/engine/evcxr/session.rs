@@ -56,8 +56,15 @@ pub(super) struct Session {
     pub(super) interrupter: Interrupter,
     /// The runtime's pid as last seen; another pid means it was replaced.
     pub(super) runtime_pid: u32,
-    /// What brings the prelude into the session (`:dep`, `use`, attach).
-    pub(super) prelude_load: String,
+    /// The prelude's `:dep` line.
+    pub(super) prelude_dep: String,
+    /// Whether the `:dep` waits for the analyzer's turn to the real
+    /// standard library, the prelude linked by the rustc wrapper until then
+    /// (`prelude_extern.rs`).
+    pub(super) prelude_dep_deferred: bool,
+    /// The rest of what brings the prelude into the session: `use` lines,
+    /// attach.
+    pub(super) prelude_use: String,
     /// What makes rust-analyzer load its workspace again (a `:dep` line).
     pub(super) workspace_reload: String,
     /// Which standard library rust-analyzer sees.
@@ -94,33 +101,47 @@ impl Session {
     /// completion), so that the next cell that defines a variable, and the
     /// first completion, find it ready.
     pub(super) fn warm_up_analyzer(&mut self) {
-        if self.analyzer_std.is_stub() {
-            let _ = self.show_analyzer_the_real_std();
-        } else {
-            let _ = self.context.completions(WARM_UP_QUERY, WARM_UP_QUERY.len());
-        }
+        let _ = self.show_analyzer_the_real_std();
+        let _ = self.context.completions(WARM_UP_QUERY, WARM_UP_QUERY.len());
     }
 
     /// Shows rust-analyzer the real standard library if it still sees the
     /// stub: the link turned, then the analyzer's workspace reloaded.
     ///
     /// The analyzer loads its workspace (and with it the sysroot) again only
-    /// when the cell crate's `Cargo.toml` changed. A completion request whose
-    /// `:dep` line spells the prelude's dependency differently has evcxr
-    /// write it changed, for that request only; a second request writes it
-    /// back as the session's builds have it. So nothing runs and no build
-    /// differs (evcxr numbers its builds, and the cell cache keys on that).
-    /// Both ask what the warm-up asks: the prelude's items are analysed too.
+    /// when the cell crate's `Cargo.toml` changed. A session whose prelude
+    /// `:dep` was deferred adds it now (a build of its own, and the prelude
+    /// enters the analyzer's workspace; cells built before it had no
+    /// variables, since a cell that defines one comes after this). Otherwise
+    /// a completion request whose `:dep` line spells the prelude's
+    /// dependency differently has evcxr write it changed, for that request
+    /// only, and a second request writes it back as the session's builds
+    /// have it, so nothing runs and no build differs.
     fn show_analyzer_the_real_std(&mut self) -> Result<(), evcxr::Error> {
         if !self.analyzer_std.is_stub() {
             return Ok(());
         }
         self.analyzer_std.turn()?;
-        let respelled = format!("{}\n{WARM_UP_QUERY}", self.workspace_reload);
-        self.context.completions(&respelled, respelled.len())?;
-        self.context
-            .completions(WARM_UP_QUERY, WARM_UP_QUERY.len())?;
+        if self.prelude_dep_deferred {
+            self.run_kernel_step(&self.prelude_dep.clone())?;
+            self.prelude_dep_deferred = false;
+        } else {
+            let respelled = format!("{}\n{WARM_UP_QUERY}", self.workspace_reload);
+            self.context.completions(&respelled, respelled.len())?;
+            self.context
+                .completions(WARM_UP_QUERY, WARM_UP_QUERY.len())?;
+        }
         Ok(())
+    }
+
+    /// What brings the prelude into the session: its `:dep` (unless
+    /// deferred), `use` lines, attach.
+    pub(super) fn prelude_load(&self) -> String {
+        if self.prelude_dep_deferred {
+            self.prelude_use.clone()
+        } else {
+            format!("{}\n{}", self.prelude_dep, self.prelude_use)
+        }
     }
 
     /// Runs `cell`, its output going to `output`.
@@ -179,7 +200,7 @@ impl Session {
         let result = match repair {
             Repair::Nothing => return Ok(()),
             Repair::Attach => self.run_kernel_step(ATTACH),
-            Repair::Reload => self.run_kernel_step(&self.prelude_load.clone()),
+            Repair::Reload => self.run_kernel_step(&self.prelude_load()),
         };
         if result.is_err() {
             self.repair = repair;
@@ -264,15 +285,15 @@ impl Session {
     /// Whether a cell changed evcxr's display of values (`:fmt`, `:types`),
     /// so final values are shown evcxr's way for the rest of the session.
     fn evcxr_shows_final_values(&self) -> bool {
-        self.prelude_load.contains(EVCXR_SHOWS_FINAL_VALUES)
+        self.prelude_use.contains(EVCXR_SHOWS_FINAL_VALUES)
     }
 
     /// Shows final values evcxr's way from now on, also after `:clear`
     /// (which keeps evcxr's `:fmt` and `:types` but drops every `use` line).
     fn let_evcxr_show_final_values(&mut self) -> Result<(), evcxr::Error> {
         self.run_kernel_step(EVCXR_SHOWS_FINAL_VALUES)?;
-        self.prelude_load.push('\n');
-        self.prelude_load.push_str(EVCXR_SHOWS_FINAL_VALUES);
+        self.prelude_use.push('\n');
+        self.prelude_use.push_str(EVCXR_SHOWS_FINAL_VALUES);
         Ok(())
     }
 

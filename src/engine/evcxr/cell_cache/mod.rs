@@ -81,16 +81,27 @@ const KEY_VERSION: &str = "multitask cell cache 1";
 
 /// Serves a cell's compile from the cache or compiles (and, with the cache
 /// on, stores) it, then exits; returns at once when this wrapper call is
-/// not a cell's compile, or evcxr rewrites rustc's arguments itself.
+/// not a cell's compile, or evcxr rewrites rustc's arguments itself. A
+/// compile or check of the cell crate first gets the prelude's library
+/// when cargo did not name it (`prelude_extern.rs`).
 pub fn serve_cell_compile() {
-    let arguments: Vec<OsString> = std::env::args_os().skip(1).collect();
-    let Some(compile) = CellCompile::recognise(&arguments) else {
-        return;
-    };
-    if std::env::var_os(FORCE_DYLIB_ENV).is_some() {
+    let mut arguments: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if std::env::var_os(FORCE_DYLIB_ENV).is_some() || !compiles_cell_crate(&arguments) {
         return;
     }
     let Ok(work_dir) = std::env::current_dir() else {
+        return;
+    };
+    let prelude_added = super::prelude_extern::complete(&work_dir, &mut arguments);
+    let Some(compile) = CellCompile::recognise(&arguments) else {
+        // A check of the cell crate (no library linked): evcxr's wrapper
+        // would run rustc without the prelude this one added.
+        if let (true, Some((rustc, rustc_arguments))) = (prelude_added, arguments.split_first()) {
+            let checked = run_rustc(Path::new(rustc), rustc_arguments);
+            let _ = std::io::stdout().write_all(&checked.stdout);
+            let _ = std::io::stderr().write_all(&checked.stderr);
+            std::process::exit(checked.status.code().unwrap_or(1));
+        }
         return;
     };
     let cache = size_limit()
@@ -103,19 +114,7 @@ pub fn serve_cell_compile() {
             finish(&compile, &replay, 0);
         }
     }
-    let built = match Command::new(&compile.rustc)
-        .args(&compile.rustc_arguments)
-        .output()
-    {
-        Ok(built) => built,
-        Err(error) => {
-            eprintln!(
-                "multitask-kernel: could not run {}: {error}",
-                compile.rustc.display()
-            );
-            std::process::exit(1);
-        }
-    };
+    let built = run_rustc(&compile.rustc, &compile.rustc_arguments);
     let replay = Replay {
         stdout: built.stdout,
         stderr: built.stderr,
@@ -125,6 +124,27 @@ pub fn serve_cell_compile() {
         cache.store(key, &replay, &compile.source);
     }
     finish(&compile, &replay, built.status.code().unwrap_or(1));
+}
+
+/// Whether `arguments` (rustc's path first) compile the cell crate.
+fn compiles_cell_crate(arguments: &[OsString]) -> bool {
+    arguments
+        .windows(2)
+        .any(|pair| pair[0] == "--crate-name" && pair[1] == CELL_CRATE)
+}
+
+/// rustc's output; when rustc cannot be run, says so and exits.
+fn run_rustc(rustc: &Path, arguments: &[OsString]) -> std::process::Output {
+    Command::new(rustc)
+        .args(arguments)
+        .output()
+        .unwrap_or_else(|error| {
+            eprintln!(
+                "multitask-kernel: could not run {}: {error}",
+                rustc.display()
+            );
+            std::process::exit(1);
+        })
 }
 
 /// Prints what rustc printed, tells evcxr where the library is (as its own
