@@ -5,6 +5,11 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # One cargo target directory outside the clone, so a fresh clone (or CI)
 # rebuilds only what changed.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/multitask-kernel/target}"
+# rust-analyzer's `ra_ap_stdx`, which evcxr builds on, compiles in whether
+# `CI` is set (`option_env!`), so cargo rebuilds it and every analyzer crate
+# and evcxr after it (~10 minutes here) whenever `CI` differs from the last
+# build in this target directory. Nothing here reads `CI`.
+unset CI
 VENV="$REPO/.venv"
 KERNEL_BIN="$CARGO_TARGET_DIR/release/multitask-kernel"
 

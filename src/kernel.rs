@@ -25,6 +25,25 @@ use crate::seed::Seed;
 use crate::std_sources;
 use crate::transport::{IopubQueue, Sockets, StdinQueue};
 
+/// Puts the toolchain's own `bin/` before the rest of `PATH`, before any
+/// thread starts: rust-analyzer and cargo start `rustc` and `cargo` a dozen
+/// times when the analyzer loads its workspace, each through rustup's proxy
+/// (~25 ms a run) unless the toolchain's binaries come first. The toolchain
+/// is the one rustup chose at the kernel's start, as each proxy run would.
+fn put_toolchain_first_on_path() {
+    let Some(bin) = std_sources::sysroot().map(|sysroot| sysroot.join("bin")) else {
+        return;
+    };
+    if !bin.join("rustc").is_file() {
+        return;
+    }
+    let inherited = std::env::var_os("PATH").unwrap_or_default();
+    let paths = std::iter::once(bin).chain(std::env::split_paths(&inherited));
+    if let Ok(path) = std::env::join_paths(paths) {
+        std::env::set_var("PATH", path);
+    }
+}
+
 /// Serves the kernel described by `connection_file` until a shutdown request.
 pub fn run(connection_file: &Path) -> anyhow::Result<()> {
     let connection_text = std::fs::read_to_string(connection_file)
@@ -46,6 +65,7 @@ pub fn run(connection_file: &Path) -> anyhow::Result<()> {
             std::env::set_var(std_sources::SOURCES_ENV, analyzer_sources_path(&slot.dir));
         }
     }
+    put_toolchain_first_on_path();
     let prelude = cache::prelude_dir(seed.as_ref())?;
 
     let sockets = Sockets::new(connection)?;

@@ -116,18 +116,32 @@ pub fn toolchain_library() -> Option<PathBuf> {
 /// The sysroot of the `rustc` on the PATH, asked once per process (the
 /// kernel's start needs it here and again for the runtime's `libstd`).
 pub fn sysroot() -> Option<&'static Path> {
-    static SYSROOT: OnceLock<Option<PathBuf>> = OnceLock::new();
-    SYSROOT
+    toolchain().map(|(sysroot, _)| sysroot.as_path())
+}
+
+/// The host target of the `rustc` on the PATH (`x86_64-unknown-linux-gnu`),
+/// where its `libstd` lives under the sysroot.
+pub fn host_tuple() -> Option<&'static str> {
+    toolchain().map(|(_, host)| host.as_str())
+}
+
+/// The sysroot and the host target, from one `rustc` run (through rustup's
+/// proxy each run costs ~50 ms of the kernel's start).
+fn toolchain() -> Option<&'static (PathBuf, String)> {
+    static TOOLCHAIN: OnceLock<Option<(PathBuf, String)>> = OnceLock::new();
+    TOOLCHAIN
         .get_or_init(|| {
             let output = std::process::Command::new("rustc")
-                .args(["--print", "sysroot"])
+                .args(["--print", "sysroot", "--print", "host-tuple"])
                 .output()
                 .ok()?;
-            let sysroot = String::from_utf8(output.stdout).ok()?;
-            let sysroot = sysroot.trim();
-            (!sysroot.is_empty()).then(|| PathBuf::from(sysroot))
+            let printed = String::from_utf8(output.stdout).ok()?;
+            let mut lines = printed.lines().map(str::trim);
+            let sysroot = lines.next().filter(|line| !line.is_empty())?;
+            let host = lines.next().filter(|line| !line.is_empty())?;
+            Some((PathBuf::from(sysroot), host.to_owned()))
         })
-        .as_deref()
+        .as_ref()
 }
 
 /// `std-sources-<id>`, the id naming the copy's layout and the sources by

@@ -159,12 +159,12 @@ impl Session {
 
 /// The directory holding the toolchain's `libstd-*.so`.
 fn rust_library_dir() -> anyhow::Result<PathBuf> {
-    let sysroot = crate::std_sources::sysroot()
-        .ok_or_else(|| anyhow::anyhow!("`rustc --print sysroot` gave no sysroot"))?;
-    let target = std::process::Command::new("rustc")
-        .args(["--print", "host-tuple"])
-        .output()?;
-    let target = String::from_utf8_lossy(&target.stdout).trim().to_owned();
+    let (Some(sysroot), Some(target)) = (
+        crate::std_sources::sysroot(),
+        crate::std_sources::host_tuple(),
+    ) else {
+        anyhow::bail!("`rustc --print sysroot --print host-tuple` gave no sysroot or host");
+    };
     Ok(sysroot.join("lib/rustlib").join(target).join("lib"))
 }
 

@@ -17,7 +17,7 @@ use evcxr::{CommandContext, EvalCallbacks, EvalOutputs};
 use jupyter_protocol::{Media, MediaType};
 use multitask::host::NO_STDIN_REPLY;
 
-use super::analyzer_std::AnalyzerStd;
+use super::analyzer_std::{defines_variables, AnalyzerStd};
 use super::errors;
 use super::launch::ATTACH;
 use super::markers::Marker;
@@ -118,10 +118,12 @@ impl Session {
     /// only, and a second request writes it back as the session's builds
     /// have it, so nothing runs and no build differs.
     fn show_analyzer_the_real_std(&mut self) -> Result<(), evcxr::Error> {
-        if !self.analyzer_std.is_stub() {
+        if !self.analyzer_to_turn() {
             return Ok(());
         }
         self.analyzer_std.turn()?;
+        // A deferred `:dep` that failed (the link already turned) is tried
+        // again before the next cell that defines a variable.
         if self.prelude_dep_deferred {
             self.run_kernel_step(&self.prelude_dep.clone())?;
             self.prelude_dep_deferred = false;
@@ -132,6 +134,12 @@ impl Session {
                 .completions(WARM_UP_QUERY, WARM_UP_QUERY.len())?;
         }
         Ok(())
+    }
+
+    /// Whether the analyzer may still see the stub `std`, or not yet the
+    /// prelude.
+    fn analyzer_to_turn(&self) -> bool {
+        self.analyzer_std.is_stub() || self.prelude_dep_deferred
     }
 
     /// What brings the prelude into the session: its `:dep` (unless
@@ -214,9 +222,8 @@ impl Session {
         output: &dyn CellOutput,
         input: &InputSource,
     ) -> CellOutcome {
-        if self.interrupter.interrupted_while_waiting() {
-            output.running();
-            return CellOutcome::Failed(errors::interrupted_before_start());
+        if let Some(dropped) = self.drop_if_interrupted(output) {
+            return dropped;
         }
         if let Some(why) = cell.refused {
             return kernel_step_failed(output, why);
@@ -238,9 +245,14 @@ impl Session {
                 return kernel_step_failed(output, &error.to_string());
             }
         }
-        if self.analyzer_std.needed_for(&cell.code) {
+        if self.analyzer_to_turn() && defines_variables(&cell.code) {
             if let Err(error) = self.show_analyzer_the_real_std() {
                 return kernel_step_failed(output, &error.to_string());
+            }
+            // The turn takes seconds (more on a busy machine): an interrupt
+            // that came meanwhile ends the cell now, not after its compile.
+            if let Some(dropped) = self.drop_if_interrupted(output) {
+                return dropped;
             }
         }
         if cell.timeline {
@@ -280,6 +292,16 @@ impl Session {
             Ok(outputs) => CellOutcome::Finished(final_value(outputs)),
             Err(error) => CellOutcome::Failed(errors::cell_error(error, code, escalated)),
         }
+    }
+
+    /// The outcome of a cell interrupted before its code started, which is
+    /// then not run.
+    fn drop_if_interrupted(&self, output: &dyn CellOutput) -> Option<CellOutcome> {
+        if !self.interrupter.interrupted_while_waiting() {
+            return None;
+        }
+        output.running();
+        Some(CellOutcome::Failed(errors::interrupted_before_start()))
     }
 
     /// Whether a cell changed evcxr's display of values (`:fmt`, `:types`),
