@@ -98,9 +98,12 @@ pub fn serve_cell_compile() {
         // would run rustc without the prelude this one added.
         if let (true, Some((rustc, rustc_arguments))) = (prelude_added, arguments.split_first()) {
             let checked = run_rustc(Path::new(rustc), rustc_arguments);
-            let _ = std::io::stdout().write_all(&checked.stdout);
-            let _ = std::io::stderr().write_all(&checked.stderr);
-            std::process::exit(checked.status.code().unwrap_or(1));
+            let status = checked.status.code().unwrap_or(1);
+            pass_on(&Replay {
+                stdout: checked.stdout,
+                stderr: checked.stderr,
+            });
+            std::process::exit(status);
         }
         return;
     };
@@ -150,8 +153,7 @@ fn run_rustc(rustc: &Path, arguments: &[OsString]) -> std::process::Output {
 /// Prints what rustc printed, tells evcxr where the library is (as its own
 /// wrapper does), and exits with rustc's status.
 fn finish(compile: &CellCompile, replay: &Replay, status: i32) -> ! {
-    let _ = std::io::stdout().write_all(&replay.stdout);
-    let _ = std::io::stderr().write_all(&replay.stderr);
+    pass_on(replay);
     if status == 0 {
         if let Some(report) = std::env::var_os(EXECUTION_SO_PATH_ENV) {
             let library = compile.out_dir.join(format!("lib{CELL_CRATE}.so"));
@@ -159,6 +161,12 @@ fn finish(compile: &CellCompile, replay: &Replay, status: i32) -> ! {
         }
     }
     std::process::exit(status);
+}
+
+/// Prints what rustc printed, for cargo to read.
+fn pass_on(replay: &Replay) {
+    let _ = std::io::stdout().write_all(&replay.stdout);
+    let _ = std::io::stderr().write_all(&replay.stderr);
 }
 
 /// The cache's size limit in bytes; `None` when the setting turns it off.
