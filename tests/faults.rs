@@ -25,21 +25,39 @@ pub fn interrupted_sleep_loop(kernel: &Kernel) -> Took {
     took
 }
 
-/// A loop that never calls the prelude is interrupted: the runtime is
-/// restarted to stop it (or, if the cell had not started yet under load, it
-/// never runs), and the next cell runs.
+/// A loop that never calls the prelude is interrupted once it runs: the
+/// runtime is restarted to stop it, and the next cell runs.
 pub fn interrupted_busy_loop(kernel: &Kernel) -> Took {
-    let running = kernel.send(&kernel.shell, execute_request(
-        "let mut spins: u64 = 0; loop { spins = spins.wrapping_add(1); std::hint::black_box(spins); }",
-    ));
-    std::thread::sleep(RUN_BEFORE_INTERRUPT);
+    let running = kernel.send(
+        &kernel.shell,
+        execute_request(
+            "println!(\"spinning\"); let mut spins: u64 = 0; \
+         loop { spins = spins.wrapping_add(1); std::hint::black_box(spins); }",
+        ),
+    );
+    kernel.until_printed(&running, "spinning");
     let (ename, evalue, took) = kernel.interrupt_cell(&running);
     took.assert_under(Duration::from_secs(4), "stopping a busy loop");
     assert_eq!(ename, "KeyboardInterrupt");
-    assert!(
-        evalue.contains("restarted") || evalue.contains("before its code started"),
-        "{evalue}"
+    assert!(evalue.contains("restarted"), "{evalue}");
+    kernel.run_ok("println!(\"next cell runs\");");
+    took
+}
+
+/// A cell that waits for the engine's step of seconds (the analyzer's turn,
+/// which the first cell that defines a variable waits for) is interrupted:
+/// it is answered at once, not after the step, and never runs.
+pub fn interrupted_while_waiting(kernel: &Kernel) -> Took {
+    let waiting = kernel.send(
+        &kernel.shell,
+        execute_request("let never_set = 3; loop { std::hint::spin_loop(); }"),
     );
+    std::thread::sleep(Duration::from_millis(300));
+    let (ename, evalue, took) = kernel.interrupt_cell(&waiting);
+    took.assert_under(Duration::from_secs(1), "answering a waiting cell");
+    assert_eq!(ename, "KeyboardInterrupt");
+    assert!(evalue.contains("before its code started"), "{evalue}");
+    assert_eq!(kernel.execute("never_set").status(), ReplyStatus::Error);
     kernel.run_ok("println!(\"next cell runs\");");
     took
 }
@@ -142,6 +160,14 @@ fn a_segfault_is_reported_and_the_next_cell_runs() {
 #[test]
 fn interrupt_message_stops_a_sleeping_loop_and_keeps_variables() {
     interrupted_sleep_loop(&Kernel::start());
+}
+
+#[test]
+fn a_cell_interrupted_during_the_analyzers_turn_is_answered_at_once() {
+    let kernel = Kernel::start();
+    // No variable yet: the analyzer has not turned to the real `std`.
+    kernel.run_ok("println!(\"warm\");");
+    interrupted_while_waiting(&kernel);
 }
 
 #[test]

@@ -110,6 +110,10 @@ under_each_load! {
         let kernel = warm_kernel();
         move || faults::interrupted_busy_loop(&kernel)
     };
+    interrupted_while_waiting => {
+        // A new kernel each round: a kernel's analyzer turns once.
+        || faults::interrupted_while_waiting(&warm_kernel())
+    };
     interrupted_sleep_loop => {
         let kernel = warm_kernel();
         move || faults::interrupted_sleep_loop(&kernel)

@@ -5,10 +5,13 @@
 //! else, or compiling it), *running* (the runtime said its code started) and
 //! *unwinding* (the prelude said it took the interrupt). An interrupt:
 //!
-//! - while waiting is remembered: the engine drops the cell before compiling
-//!   it if it can, and otherwise the runtime gets SIGINT the moment the code
-//!   starts. An interrupt is never lost because it came early (under load a
-//!   cell can wait seconds for the engine).
+//! - while waiting is remembered: the cell is dropped before its own code is
+//!   compiled if it can be (answered at once by the engine's handle, even
+//!   while the engine is busy with a step of seconds), and otherwise the
+//!   runtime gets SIGINT the moment the code starts. An interrupt is never
+//!   lost because it came early (under load a cell can wait seconds for the
+//!   engine). Each waiting cell holds a [`Ticket`], so the engine never goes
+//!   on with a cell that was answered meanwhile.
 //! - while running sends SIGINT to the runtime, whose handler sets the flag
 //!   the prelude's blocking calls poll, so the cell unwinds as a
 //!   `KeyboardInterrupt` and keeps its variables.
@@ -68,6 +71,24 @@ struct Shared {
     changed: Condvar,
 }
 
+/// A cell's place in the order of requests, from [`Interrupter::cell_waiting`]:
+/// whoever works for the cell asks with it whether the cell is still wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket(u64);
+
+/// What became of a waiting cell, asked before each step for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// Still wanted: go on.
+    Go,
+    /// Interrupted before its code started. Only one asker is told this;
+    /// it answers the cell as not run, and nothing more is done for it.
+    Dropped,
+    /// Answered already (dropped, or ended): nothing more may be done for it,
+    /// nor written to its output.
+    Answered,
+}
+
 /// How a cell's request ended, as far as interrupts go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CellEnding {
@@ -122,8 +143,9 @@ impl Interrupter {
         self.lock().runtime_pid = pid as i32;
     }
 
-    /// Marks a cell as handed to the engine (it may wait there, then compile).
-    pub fn cell_waiting(&self) {
+    /// Marks a cell as handed to the engine (it may wait there, then
+    /// compile); the ticket names it from now on.
+    pub fn cell_waiting(&self) -> Ticket {
         let mut state = self.lock();
         state.cell += 1;
         state.phase = Phase::Waiting { armed: false };
@@ -132,22 +154,39 @@ impl Interrupter {
         state.watched = false;
         state.escalated = false;
         self.shared.changed.notify_all();
+        Ticket(state.cell)
     }
 
-    /// Whether the waiting cell was interrupted before its code started: the
-    /// engine then does not run it.
-    pub fn interrupted_while_waiting(&self) -> bool {
-        let state = self.lock();
-        matches!(state.phase, Phase::Waiting { .. }) && state.interrupted_at.is_some()
+    /// Whether the cell `ticket` is still wanted. An interrupt that came
+    /// before its own code was next drops it here, and ends its request
+    /// (its watcher stops; the next cell may come).
+    pub fn waiting(&self, ticket: Ticket) -> Waiting {
+        Self::still_wanted(&mut self.lock(), ticket, &self.shared.changed)
+    }
+
+    fn still_wanted(state: &mut CellState, ticket: Ticket, changed: &Condvar) -> Waiting {
+        if state.cell != ticket.0 || state.phase == Phase::Idle {
+            return Waiting::Answered;
+        }
+        if state.phase == (Phase::Waiting { armed: false }) && state.interrupted_at.is_some() {
+            state.phase = Phase::Idle;
+            changed.notify_all();
+            return Waiting::Dropped;
+        }
+        Waiting::Go
     }
 
     /// Marks the next code start in the runtime as the cell's own (steps the
-    /// engine runs before it, such as re-attaching the prelude, do not count).
-    pub fn cell_code_next(&self) {
+    /// engine runs before it, such as re-attaching the prelude, do not
+    /// count), if the cell is still wanted. From here on an interrupt
+    /// reaches the cell's code, and the cell can no longer be dropped.
+    pub fn cell_code_next(&self, ticket: Ticket) -> Waiting {
         let mut state = self.lock();
-        if let Phase::Waiting { armed } = &mut state.phase {
-            *armed = true;
+        let waiting = Self::still_wanted(&mut state, ticket, &self.shared.changed);
+        if waiting == Waiting::Go {
+            state.phase = Phase::Waiting { armed: true };
         }
+        waiting
     }
 
     /// Notes that code started in the runtime; returns whether it is the
@@ -269,126 +308,4 @@ fn kill_group(pid: i32) {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::io::{BufRead, BufReader};
-    use std::os::unix::process::CommandExt;
-    use std::process::{Child, Command, Stdio};
-
-    use super::*;
-
-    /// A stand-in runtime in its own process group that ignores SIGINT, as
-    /// code that never reaches an interruptible point does.
-    fn deaf_runtime(interrupter: &Interrupter) -> Child {
-        let mut child = Command::new("sh")
-            .args(["-c", "trap '' INT; echo ready; while :; do sleep 1; done"])
-            .process_group(0)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // SIGINT before the trap is set would end it.
-        let mut ready = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut ready)
-            .unwrap();
-        assert_eq!(ready, "ready\n");
-        interrupter.set_runtime_pid(child.id());
-        child
-    }
-
-    /// An interrupter whose cell's code runs in a [`deaf_runtime`].
-    fn running_cell() -> (Interrupter, Child) {
-        let interrupter = Interrupter::new();
-        let runtime = deaf_runtime(&interrupter);
-        interrupter.cell_waiting();
-        interrupter.cell_code_next();
-        assert!(interrupter.code_started());
-        (interrupter, runtime)
-    }
-
-    fn ended_within(child: &mut Child, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if child.try_wait().unwrap().is_some() {
-                return true;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-
-    #[test]
-    fn an_interrupt_while_idle_does_nothing() {
-        let interrupter = Interrupter::new();
-        let mut runtime = deaf_runtime(&interrupter);
-        interrupter.interrupt();
-        assert_eq!(interrupter.interrupt_count(), 0);
-        assert!(!ended_within(
-            &mut runtime,
-            ESCALATE_AFTER + Duration::from_secs(1)
-        ));
-        runtime.kill().unwrap();
-    }
-
-    #[test]
-    fn an_interrupt_while_waiting_is_kept_for_the_cell() {
-        let interrupter = Interrupter::new();
-        let mut runtime = deaf_runtime(&interrupter);
-        interrupter.cell_waiting();
-        interrupter.interrupt();
-        assert!(interrupter.interrupted_while_waiting());
-        // An internal step's code start is not the cell's.
-        assert!(!interrupter.code_started());
-        assert!(interrupter.interrupted_while_waiting());
-        // No deadline runs while the cell waits, however long.
-        assert!(!ended_within(
-            &mut runtime,
-            ESCALATE_AFTER + Duration::from_secs(1)
-        ));
-        // The code starts after all: it gets SIGINT, then its deadline.
-        interrupter.cell_code_next();
-        assert!(interrupter.code_started());
-        assert!(!interrupter.interrupted_while_waiting());
-        assert!(ended_within(
-            &mut runtime,
-            ESCALATE_AFTER + Duration::from_secs(5)
-        ));
-        let ending = interrupter.cell_finished();
-        assert!(ending.interrupted && ending.escalated, "{ending:?}");
-    }
-
-    #[test]
-    fn running_code_that_ignores_the_interrupt_is_killed() {
-        let (interrupter, mut runtime) = running_cell();
-        let started = Instant::now();
-        interrupter.interrupt();
-        assert!(ended_within(
-            &mut runtime,
-            ESCALATE_AFTER + Duration::from_secs(5)
-        ));
-        assert!(started.elapsed() >= ESCALATE_AFTER);
-        assert!(interrupter.cell_finished().escalated);
-        // The next cell starts clean.
-        interrupter.cell_waiting();
-        assert_eq!(
-            interrupter.cell_finished(),
-            CellEnding {
-                interrupted: false,
-                escalated: false
-            }
-        );
-    }
-
-    #[test]
-    fn a_cell_that_took_the_interrupt_gets_time_to_unwind() {
-        let (interrupter, mut runtime) = running_cell();
-        interrupter.interrupt();
-        interrupter.interrupt_taken();
-        assert!(!ended_within(
-            &mut runtime,
-            ESCALATE_AFTER + Duration::from_secs(1)
-        ));
-        let ending = interrupter.cell_finished();
-        assert!(ending.interrupted && !ending.escalated, "{ending:?}");
-        runtime.kill().unwrap();
-    }
-}
+mod tests;

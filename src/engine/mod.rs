@@ -10,7 +10,7 @@ mod completion;
 pub mod evcxr;
 mod interrupt;
 
-pub use interrupt::Interrupter;
+pub use interrupt::{Interrupter, Ticket, Waiting};
 
 use std::sync::Arc;
 

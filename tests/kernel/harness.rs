@@ -339,6 +339,23 @@ impl Kernel {
         }
     }
 
+    /// Reads iopub until `request`'s cell has printed `text` on stdout (its
+    /// code runs), keeping nothing: for cells that do not end by themselves.
+    pub fn until_printed(&self, request: &JupyterMessage, text: &str) {
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let message = self
+                .receive(&self.iopub, left)
+                .unwrap_or_else(|| panic!("{text:?} was never printed"));
+            if let JupyterMessageContent::StreamContent(stream) = &message.content {
+                if is_child_of(&message, request) && stream.text.contains(text) {
+                    return;
+                }
+            }
+        }
+    }
+
     /// Sends a request on shell and collects its reply and iopub messages.
     pub fn exchange(&self, content: impl Into<JupyterMessageContent>) -> Exchange {
         let request = self.send(&self.shell, content);

@@ -45,7 +45,9 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use super::{CellOutcome, Completions, Engine, InputSource, Inspection, Interrupter};
+use super::{
+    CellOutcome, Completions, Engine, InputSource, Inspection, Interrupter, Ticket, Waiting,
+};
 use crate::cell::CodeCell;
 use crate::ports::CellOutput;
 use session::Session;
@@ -55,9 +57,14 @@ use session::Session;
 /// Run All, shorter than a learner's look at a notebook.
 const READING_PAUSE: Duration = Duration::from_secs(2);
 
+/// How often the handle of a waiting cell looks whether an interrupt
+/// dropped it, so that it answers at once while the actor is still busy.
+const DROP_CHECK: Duration = Duration::from_millis(20);
+
 /// What the actor thread is asked to do, and where its answer goes.
 enum Request {
     Execute {
+        ticket: Ticket,
         cell: CodeCell,
         output: Arc<dyn CellOutput>,
         input: InputSource,
@@ -99,6 +106,31 @@ impl EvcxrEngine {
         }
     }
 
+    /// Waits for the actor's answer about cell `ticket`, or answers at once
+    /// when an interrupt drops the cell while the actor is still busy with
+    /// an earlier request or a step of seconds (the analyzer's turn): the
+    /// actor, when it gets there, finds the cell answered and skips it.
+    fn await_cell(
+        &self,
+        ticket: Ticket,
+        answer: &Receiver<CellOutcome>,
+        output: &dyn CellOutput,
+    ) -> CellOutcome {
+        loop {
+            match answer.recv_timeout(DROP_CHECK) {
+                Ok(outcome) => return outcome,
+                Err(RecvTimeoutError::Disconnected) => {
+                    return CellOutcome::Failed(errors::engine_stopped())
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.interrupter.waiting(ticket) == Waiting::Dropped {
+                        return session::dropped(output);
+                    }
+                }
+            }
+        }
+    }
+
     /// Hands a request to the actor and waits for its answer; `gone` when
     /// the actor has stopped (it panicked), so the caller still gets one.
     fn ask<T>(&self, make: impl FnOnce(Sender<T>) -> Request, gone: impl FnOnce() -> T) -> T {
@@ -118,17 +150,21 @@ impl Engine for EvcxrEngine {
         input: InputSource,
     ) -> CellOutcome {
         // From here on an interrupt belongs to this cell, even while the
-        // engine is still busy with something else (it is then kept for it).
-        self.interrupter.cell_waiting();
-        let outcome = self.ask(
-            |done| Request::Execute {
-                cell,
-                output,
-                input,
-                done,
-            },
-            || CellOutcome::Failed(errors::engine_stopped()),
-        );
+        // engine is still busy with something else.
+        let ticket = self.interrupter.cell_waiting();
+        let (done, answer) = crossbeam_channel::bounded(1);
+        let request = Request::Execute {
+            ticket,
+            cell,
+            output: Arc::clone(&output),
+            input,
+            done,
+        };
+        let outcome = if self.requests.send(request).is_err() {
+            CellOutcome::Failed(errors::engine_stopped())
+        } else {
+            self.await_cell(ticket, &answer, &*output)
+        };
         // The actor ended the cell already, unless it is gone.
         self.interrupter.cell_finished();
         outcome
@@ -211,12 +247,13 @@ fn actor(setup: EngineSetup, interrupter: Interrupter, requests: Receiver<Reques
         };
         match request {
             Request::Execute {
+                ticket,
                 cell,
                 output,
                 input,
                 done,
             } => {
-                let _ = done.send(session.execute(&cell, &*output, &input));
+                let _ = done.send(session.execute(ticket, &cell, &*output, &input));
             }
             Request::Complete { code, cursor, done } => {
                 let _ = done.send(session.complete(&code, cursor));

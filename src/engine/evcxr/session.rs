@@ -24,7 +24,7 @@ use super::markers::Marker;
 use crate::cell::CodeCell;
 use crate::engine::{
     completion, CellOutcome, Completion, Completions, InputPrompt, InputSource, Inspection,
-    Interrupter,
+    Interrupter, Ticket, Waiting,
 };
 use crate::media;
 use crate::ports::CellOutput;
@@ -155,11 +155,12 @@ impl Session {
     /// Runs `cell`, its output going to `output`.
     pub(super) fn execute(
         &mut self,
+        ticket: Ticket,
         cell: &CodeCell,
         output: &dyn CellOutput,
         input: &InputSource,
     ) -> CellOutcome {
-        let outcome = self.execute_unless_interrupted(cell, output, input);
+        let outcome = self.execute_unless_interrupted(ticket, cell, output, input);
         // Whatever ran may have replaced the runtime (a crash, `:clear`) or
         // cleared evcxr's state (`:clear`).
         let runtime_replaced = self.note_runtime_pid();
@@ -218,12 +219,13 @@ impl Session {
 
     fn execute_unless_interrupted(
         &mut self,
+        ticket: Ticket,
         cell: &CodeCell,
         output: &dyn CellOutput,
         input: &InputSource,
     ) -> CellOutcome {
-        if let Some(dropped) = self.drop_if_interrupted(output) {
-            return dropped;
+        if let Some(unwanted) = unless_wanted(self.interrupter.waiting(ticket), output) {
+            return unwanted;
         }
         if let Some(why) = cell.refused {
             return kernel_step_failed(output, why);
@@ -249,10 +251,10 @@ impl Session {
             if let Err(error) = self.show_analyzer_the_real_std() {
                 return kernel_step_failed(output, &error.to_string());
             }
-            // The turn takes seconds (more on a busy machine): an interrupt
-            // that came meanwhile ends the cell now, not after its compile.
-            if let Some(dropped) = self.drop_if_interrupted(output) {
-                return dropped;
+            // The turn takes seconds (more on a busy machine): a cell
+            // interrupted meanwhile was answered; the timeline stays unarmed.
+            if let Some(unwanted) = unless_wanted(self.interrupter.waiting(ticket), output) {
+                return unwanted;
             }
         }
         if cell.timeline {
@@ -263,7 +265,12 @@ impl Session {
         }
         let code = cell.code.as_str();
         while self.markers.try_recv().is_ok() {}
-        self.interrupter.cell_code_next();
+        if let Some(unwanted) = unless_wanted(self.interrupter.cell_code_next(ticket), output) {
+            if cell.timeline {
+                let _ = self.run_kernel_step(TIMELINE_CANCEL);
+            }
+            return unwanted;
+        }
         let mut callbacks = EvalCallbacks {
             input_reader: &|request| {
                 input(InputPrompt {
@@ -292,16 +299,6 @@ impl Session {
             Ok(outputs) => CellOutcome::Finished(final_value(outputs)),
             Err(error) => CellOutcome::Failed(errors::cell_error(error, code, escalated)),
         }
-    }
-
-    /// The outcome of a cell interrupted before its code started, which is
-    /// then not run.
-    fn drop_if_interrupted(&self, output: &dyn CellOutput) -> Option<CellOutcome> {
-        if !self.interrupter.interrupted_while_waiting() {
-            return None;
-        }
-        output.running();
-        Some(CellOutcome::Failed(errors::interrupted_before_start()))
     }
 
     /// Whether a cell changed evcxr's display of values (`:fmt`, `:types`),
@@ -396,6 +393,23 @@ fn identifier_end(code: &str, cursor: usize) -> usize {
     code[cursor..]
         .find(|character: char| !(character.is_alphanumeric() || character == '_'))
         .map_or(code.len(), |offset| cursor + offset)
+}
+
+/// The outcome of a cell that is no longer wanted (see [`Waiting`]), if it
+/// is not: a dropped cell's compiling notice goes; an answered cell's output
+/// is no longer written to, and its outcome is not read.
+fn unless_wanted(waiting: Waiting, output: &dyn CellOutput) -> Option<CellOutcome> {
+    match waiting {
+        Waiting::Go => None,
+        Waiting::Dropped => Some(dropped(output)),
+        Waiting::Answered => Some(CellOutcome::Failed(errors::interrupted_before_start())),
+    }
+}
+
+/// Ends a cell interrupted before its code started: nothing of it runs.
+pub(super) fn dropped(output: &dyn CellOutput) -> CellOutcome {
+    output.running();
+    CellOutcome::Failed(errors::interrupted_before_start())
 }
 
 /// Ends a cell whose code will not run because a step of the kernel's
