@@ -228,13 +228,13 @@ impl Session {
             return unwanted;
         }
         if let Some(why) = cell.refused {
-            return kernel_step_failed(output, why);
+            return self.step_failed(ticket, output, why);
         }
         if cell.restart {
             self.restart_runtime();
         }
         if let Err(error) = self.repair() {
-            return kernel_step_failed(output, &error.to_string());
+            return self.step_failed(ticket, output, &error.to_string());
         }
         if cell.restart && cell.code_is_blank() {
             output.running();
@@ -244,12 +244,12 @@ impl Session {
         }
         if cell.value_format && !self.evcxr_shows_final_values() {
             if let Err(error) = self.let_evcxr_show_final_values() {
-                return kernel_step_failed(output, &error.to_string());
+                return self.step_failed(ticket, output, &error.to_string());
             }
         }
         if self.analyzer_to_turn() && defines_variables(&cell.code) {
             if let Err(error) = self.show_analyzer_the_real_std() {
-                return kernel_step_failed(output, &error.to_string());
+                return self.step_failed(ticket, output, &error.to_string());
             }
             // The turn takes seconds (more on a busy machine): a cell
             // interrupted meanwhile was answered; the timeline stays unarmed.
@@ -260,7 +260,7 @@ impl Session {
         if cell.timeline {
             // Arms the prelude's recorder for the cell that follows.
             if let Err(error) = self.run_kernel_step(TIMELINE_BEGIN) {
-                return kernel_step_failed(output, &error.to_string());
+                return self.step_failed(ticket, output, &error.to_string());
             }
         }
         let code = cell.code.as_str();
@@ -299,6 +299,16 @@ impl Session {
             Ok(outputs) => CellOutcome::Finished(final_value(outputs)),
             Err(error) => CellOutcome::Failed(errors::cell_error(error, code, escalated)),
         }
+    }
+
+    /// Ends cell `ticket`, whose code will not run because a step of the
+    /// kernel's failed or refused it: its compiling notice goes, the reason
+    /// is the error (unless the cell was answered while the step ran).
+    fn step_failed(&self, ticket: Ticket, output: &dyn CellOutput, why: &str) -> CellOutcome {
+        unless_wanted(self.interrupter.waiting(ticket), output).unwrap_or_else(|| {
+            output.running();
+            CellOutcome::Failed(errors::kernel_step(why))
+        })
     }
 
     /// Whether a cell changed evcxr's display of values (`:fmt`, `:types`),
@@ -410,13 +420,6 @@ fn unless_wanted(waiting: Waiting, output: &dyn CellOutput) -> Option<CellOutcom
 pub(super) fn dropped(output: &dyn CellOutput) -> CellOutcome {
     output.running();
     CellOutcome::Failed(errors::interrupted_before_start())
-}
-
-/// Ends a cell whose code will not run because a step of the kernel's
-/// failed or refused it: its compiling notice goes, the reason is the error.
-fn kernel_step_failed(output: &dyn CellOutput, why: &str) -> CellOutcome {
-    output.running();
-    CellOutcome::Failed(errors::kernel_step(why))
 }
 
 /// The cell's value to show, if any.
