@@ -109,6 +109,14 @@ const PRINT_ANALYZER_STD: &str = "match std::env::var(\"RUST_SRC_PATH\") {
     Err(_) => println!(\"unset\"),
 }";
 
+/// Runs `code`, then prints where the analyzer's link points (as
+/// [`PRINT_ANALYZER_STD`]), in one cell; returns what it printed.
+fn run_and_print_analyzer_std(kernel: &Kernel, code: &str) -> String {
+    kernel
+        .run_ok(&format!("{code}\n{PRINT_ANALYZER_STD}"))
+        .stream_text("stdout")
+}
+
 /// The name of the trimmed standard library's copy for this toolchain, if
 /// it has `rust-src` (without it nothing is trimmed and nothing is set).
 fn trimmed_copy_name() -> Option<String> {
@@ -161,11 +169,11 @@ fn the_analyzer_sees_a_stub_std_until_a_cell_defines_a_variable() {
     // Items and statements without `let` need no types from the analyzer.
     assert!(printed.trim_end().ends_with("rust-src-stub"), "{printed}");
     // A variable's type comes from the analyzer, shown std before the cell.
-    let variables = format!(
+    let printed = run_and_print_analyzer_std(
+        &kernel,
         "let lengths: Vec<usize> = words().iter().map(String::len).collect();\n\
-         let joined = words().concat();\n{PRINT_ANALYZER_STD}"
+         let joined = words().concat();",
     );
-    let printed = kernel.run_ok(&variables).stream_text("stdout");
     assert!(printed.contains(&copy), "{printed}");
     assert_eq!(
         kernel
@@ -186,6 +194,35 @@ fn the_analyzer_sees_a_stub_std_until_a_cell_defines_a_variable() {
         format!("{:?}", reply.data).contains("String"),
         "{:?}",
         reply.data
+    );
+}
+
+#[test]
+fn variables_whose_types_are_spelled_out_wait_for_no_turn_and_outlive_it() {
+    // A kernel of its own, its cells sent back to back (no reading pause).
+    let kernel = Kernel::start();
+    let printed = run_and_print_analyzer_std(
+        &kernel,
+        "struct Point(i32);\nlet origin: Point = Point(41);\n\
+         let label: String = String::from(\"p\");",
+    );
+    let Some(copy) = trimmed_copy_name() else {
+        assert_eq!(printed, "unset\n");
+        return;
+    };
+    // evcxr takes the types as written: the analyzer stays on the stub.
+    assert!(printed.trim_end().ends_with("rust-src-stub"), "{printed}");
+    // A type to infer turns it. `origin`'s type was defined by a cell, so it
+    // survives only if the prelude's dependency came before the variable
+    // (the cell crate's `-C metadata`, and the `TypeId`s, stay the same).
+    let printed = run_and_print_analyzer_std(&kernel, "let next = origin.0 + 1;");
+    assert!(printed.contains(&copy), "{printed}");
+    assert_eq!(
+        kernel
+            .run_ok("format!(\"{label}{next} {}\", origin.0)")
+            .result_text()
+            .as_deref(),
+        Some("\"p42 41\"")
     );
 }
 

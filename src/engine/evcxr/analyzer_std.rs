@@ -12,18 +12,24 @@
 //! prelude and the first cells start without waiting for the analyzer. The
 //! link is turned to the real sources (the trimmed copy of
 //! [`crate::std_sources`]) while the learner reads (the engine idle for a
-//! moment), or else before the first cell that defines a variable and
-//! before the first completion or inspection, and the analyzer's workspace
-//! is then reloaded (`Session::show_analyzer_the_real_std`: the analyzer
-//! rereads the sysroot only when the cell crate's `Cargo.toml` changes,
-//! which the prelude's deferred `:dep` does, see `prelude_extern.rs`).
+//! moment), or else before the first cell whose variables need a type
+//! inferred and before the first completion or inspection, and the
+//! analyzer's workspace is then reloaded (`Session::show_analyzer_the_real_std`:
+//! the analyzer rereads the sysroot only when the cell crate's `Cargo.toml`
+//! changes, which the prelude's deferred `:dep` does, see `prelude_extern.rs`).
+//! A variable whose type the cell spells out (`let total: u64 = 0;`) needs
+//! no turn: evcxr takes the type as written, and the analyzer on the stub
+//! only finds the statement. Such a cell waits for the prelude's deferred
+//! `:dep` alone (a build), which must come before any variable.
 //!
-//! **Invariant:** no cell defines a variable, and no completion or hover is
-//! answered, while the analyzer may still see the stub; once turned, the
-//! link stays on the real sources for the kernel's life (a new context, a
-//! `:clear` reload, read them from the start).
+//! **Invariant:** no variable's type is inferred, and no completion or
+//! hover answered, while the analyzer may still see the stub; once turned,
+//! the link stays on the real sources for the kernel's life (a new context,
+//! a `:clear` reload, read them from the start).
 
 use std::path::{Path, PathBuf};
+
+use super::session::Session;
 
 /// What the link beside a work slot is called after it (`slot-0.rust-src`).
 /// Not inside: the analyzer and cargo walk the slot, the cell crate's home,
@@ -105,12 +111,25 @@ fn point(work_dir: &Path, target: &Path) -> std::io::Result<()> {
     std::fs::rename(&staging, sources_path(work_dir))
 }
 
-/// Whether `code`, a cell as evcxr reads it (its `:` commands on lines of
-/// their own), has a top-level `let`: the statement evcxr asks the analyzer
-/// a type for. Code that does not parse counts as defining variables.
-pub(super) fn defines_variables(code: &str) -> bool {
-    use ra_ap_syntax::ast::{self, HasModuleItem};
-    use ra_ap_syntax::Edition;
+/// What a cell's top-level `let` statements (the ones evcxr keeps as
+/// variables) need from the analyzer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CellVariables {
+    /// No top-level `let`.
+    None,
+    /// Each names one variable and spells out its type, which evcxr takes
+    /// as written: the analyzer only has to find the statements.
+    Typed,
+    /// A type is left to the analyzer to infer (a pattern, a `_` in the type,
+    /// no type), or the code does not parse.
+    Inferred,
+}
+
+/// What the top-level `let`s of `code`, a cell as evcxr reads it (its `:`
+/// commands on lines of their own), need from the analyzer.
+pub(super) fn cell_variables(code: &str) -> CellVariables {
+    use ra_ap_syntax::ast::{self, AstNode, HasModuleItem};
+    use ra_ap_syntax::{Edition, SyntaxKind};
 
     let statements: String = code
         .lines()
@@ -126,16 +145,114 @@ pub(super) fn defines_variables(code: &str) -> bool {
     let wrapped = format!("fn cell() {{\n{statements}\n}}");
     let parsed = ast::SourceFile::parse(&wrapped, Edition::Edition2024);
     if !parsed.errors().is_empty() {
-        return true;
+        return CellVariables::Inferred;
     }
     let body = parsed.tree().items().find_map(|item| match item {
         ast::Item::Fn(function) => function.body(),
         _ => None,
     });
-    body.and_then(|body| body.stmt_list()).is_none_or(|list| {
-        list.statements()
-            .any(|statement| matches!(statement, ast::Stmt::LetStmt(_)))
-    })
+    let Some(list) = body.and_then(|body| body.stmt_list()) else {
+        return CellVariables::Inferred;
+    };
+    // As evcxr judges a written type (`is_type_valid`): one with `_` in it
+    // is inferred.
+    let spelled_out = |statement: &ast::LetStmt| {
+        matches!(statement.pat(), Some(ast::Pat::IdentPat(_)))
+            && statement.ty().is_some_and(|ty| {
+                !ty.syntax()
+                    .descendants()
+                    .any(|node| matches!(node.kind(), SyntaxKind::INFER_TYPE | SyntaxKind::ERROR))
+            })
+    };
+    let mut variables = CellVariables::None;
+    for statement in list.statements() {
+        if let ast::Stmt::LetStmt(statement) = statement {
+            if !spelled_out(&statement) {
+                return CellVariables::Inferred;
+            }
+            variables = CellVariables::Typed;
+        }
+    }
+    variables
+}
+
+/// A completion request that makes rust-analyzer load the prelude.
+const WARM_UP_QUERY: &str = "let warm_up = mp::cpu_count(); threading::";
+
+/// When the session turns the analyzer, and what it does first.
+impl Session {
+    /// Has rust-analyzer read the real standard library and analyse the
+    /// prelude's items (which it does the first time it is asked for a
+    /// completion), so that the next cell that defines a variable, and the
+    /// first completion, find it ready.
+    pub(super) fn warm_up_analyzer(&mut self) {
+        let _ = self.show_analyzer_the_real_std();
+        let _ = self.context.completions(WARM_UP_QUERY, WARM_UP_QUERY.len());
+    }
+
+    /// Shows rust-analyzer the real standard library if it still sees the
+    /// stub: the link turned, then the analyzer's workspace reloaded.
+    ///
+    /// The analyzer loads its workspace (and with it the sysroot) again only
+    /// when the cell crate's `Cargo.toml` changed. A session whose prelude
+    /// `:dep` was deferred adds it now (a build of its own, and the prelude
+    /// enters the analyzer's workspace; cells built before it had no
+    /// variables, since a cell that defines one comes after this). Otherwise
+    /// a completion request whose `:dep` line spells the prelude's
+    /// dependency differently has evcxr write it changed, for that request
+    /// only, and a second request writes it back as the session's builds
+    /// have it, so nothing runs and no build differs.
+    pub(super) fn show_analyzer_the_real_std(&mut self) -> Result<(), evcxr::Error> {
+        if !self.analyzer_to_turn() {
+            return Ok(());
+        }
+        self.analyzer_std.turn()?;
+        // A deferred `:dep` that failed (the link already turned) is tried
+        // again before the next cell that defines a variable.
+        if self.prelude_dep_deferred {
+            self.add_deferred_prelude_dep()?;
+        } else {
+            let respelled = format!("{}\n{WARM_UP_QUERY}", self.workspace_reload);
+            self.context.completions(&respelled, respelled.len())?;
+            self.context
+                .completions(WARM_UP_QUERY, WARM_UP_QUERY.len())?;
+        }
+        Ok(())
+    }
+
+    /// Adds the prelude's deferred `:dep` (a build of its own, which changes
+    /// the cell crate's `-C metadata`, and with it the `TypeId`s of the
+    /// types cells define: no variable may exist yet).
+    fn add_deferred_prelude_dep(&mut self) -> Result<(), evcxr::Error> {
+        self.run_kernel_step(&self.prelude_dep.clone())?;
+        self.prelude_dep_deferred = false;
+        Ok(())
+    }
+
+    /// Readies the session for the variables `code` defines at its top
+    /// level, and says whether that took a step: a type evcxr must infer
+    /// needs the analyzer turned to the real standard library (seconds,
+    /// the prelude's deferred `:dep` with it); a type the cell spells out
+    /// needs no more than that `:dep`, the analyzer left on the stub.
+    pub(super) fn prepare_for_variables(&mut self, code: &str) -> Result<bool, evcxr::Error> {
+        match cell_variables(code) {
+            CellVariables::Inferred if self.analyzer_to_turn() => {
+                self.show_analyzer_the_real_std()?;
+                Ok(true)
+            }
+            CellVariables::Typed if self.prelude_dep_deferred => {
+                self.add_deferred_prelude_dep()?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Whether the analyzer may still see the stub `std`, or not yet the
+    /// prelude.
+    fn analyzer_to_turn(&self) -> bool {
+        self.analyzer_std.is_stub() || self.prelude_dep_deferred
+    }
 }
 
 #[cfg(test)]
@@ -143,18 +260,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_top_level_let_needs_the_real_library_and_nothing_else_does() {
-        for code in [
+    fn a_top_level_let_needs_the_real_library_unless_its_type_is_spelled_out() {
+        let inferred: &[&str] = &[
             "let x = 5;",
+            "let typed: i32 = 5;\nlet inferred = typed + 1;",
+            "let v: Vec<_> = vec![1];",
+            "let (a, b): (i32, i32) = (1, 2);",
             "println!(\"hi\");\nlet v = vec![1];\nv.len()",
             ":dep rand\nlet (a, b) = (1, 2);",
             "let unfinished = 5",
             "let mut total = 0u64; for n in 0..3 { total += n; }",
             "fn broken( {",
-        ] {
-            assert!(defines_variables(code), "{code}");
-        }
-        for code in [
+        ];
+        let typed: &[&str] = &[
+            "let x: i32 = 5;",
+            "let mut names: Vec<String> = Vec::new();\nnames.push(\"a\".into());",
+            ":dep rand\nlet queue: mp::Queue<(u32, String)> = mp::Queue::new();",
+            "let f: Box<dyn Fn(i32) -> i32> = Box::new(|x| x + 1);",
+        ];
+        let none: &[&str] = &[
             "println!(\"hello\");",
             "fn square(x: i32) -> i32 { let y = x * x; y }",
             "struct Point { x: i32 }\nimpl Point { fn new() -> Self { let x = 0; Point { x } } }",
@@ -162,8 +286,15 @@ mod tests {
             "{ let scoped = 1; println!(\"{scoped}\"); }",
             "for n in 0..3 { let doubled = n * 2; println!(\"{doubled}\"); }",
             "use std::collections::HashMap;\n1 + 2",
+        ];
+        for (codes, expected) in [
+            (inferred, CellVariables::Inferred),
+            (typed, CellVariables::Typed),
+            (none, CellVariables::None),
         ] {
-            assert!(!defines_variables(code), "{code}");
+            for code in codes {
+                assert_eq!(cell_variables(code), expected, "{code}");
+            }
         }
     }
 

@@ -17,7 +17,7 @@ use evcxr::{CommandContext, EvalCallbacks, EvalOutputs};
 use jupyter_protocol::{Media, MediaType};
 use multitask::host::NO_STDIN_REPLY;
 
-use super::analyzer_std::{defines_variables, AnalyzerStd};
+use super::analyzer_std::AnalyzerStd;
 use super::errors;
 use super::launch::ATTACH;
 use super::markers::Marker;
@@ -42,9 +42,6 @@ const RESTARTED: &str = "The Rust runtime was restarted: variables are gone; fun
 /// Makes the prelude's `evcxr_display` for final values ambiguous, so that
 /// evcxr shows them its own way, which follows `:fmt` and `:types`.
 const EVCXR_SHOWS_FINAL_VALUES: &str = "use multitask::display::EvcxrShowsFinalValues as _;";
-
-/// A completion request that makes rust-analyzer load the prelude.
-const WARM_UP_QUERY: &str = "let warm_up = mp::cpu_count(); threading::";
 
 /// How long to wait for a cell's last stderr lines once evcxr says it is done.
 const FINISH_GRACE: Duration = Duration::from_secs(2);
@@ -94,52 +91,6 @@ impl Session {
         };
         self.interrupter.set_runtime_pid(pid);
         std::mem::replace(&mut self.runtime_pid, pid) != pid
-    }
-
-    /// Has rust-analyzer read the real standard library and analyse the
-    /// prelude's items (which it does the first time it is asked for a
-    /// completion), so that the next cell that defines a variable, and the
-    /// first completion, find it ready.
-    pub(super) fn warm_up_analyzer(&mut self) {
-        let _ = self.show_analyzer_the_real_std();
-        let _ = self.context.completions(WARM_UP_QUERY, WARM_UP_QUERY.len());
-    }
-
-    /// Shows rust-analyzer the real standard library if it still sees the
-    /// stub: the link turned, then the analyzer's workspace reloaded.
-    ///
-    /// The analyzer loads its workspace (and with it the sysroot) again only
-    /// when the cell crate's `Cargo.toml` changed. A session whose prelude
-    /// `:dep` was deferred adds it now (a build of its own, and the prelude
-    /// enters the analyzer's workspace; cells built before it had no
-    /// variables, since a cell that defines one comes after this). Otherwise
-    /// a completion request whose `:dep` line spells the prelude's
-    /// dependency differently has evcxr write it changed, for that request
-    /// only, and a second request writes it back as the session's builds
-    /// have it, so nothing runs and no build differs.
-    fn show_analyzer_the_real_std(&mut self) -> Result<(), evcxr::Error> {
-        if !self.analyzer_to_turn() {
-            return Ok(());
-        }
-        self.analyzer_std.turn()?;
-        // A deferred `:dep` that failed (the link already turned) is tried
-        // again before the next cell that defines a variable.
-        if self.prelude_dep_deferred {
-            self.run_kernel_step(&self.prelude_dep.clone())?;
-            self.prelude_dep_deferred = false;
-        } else {
-            let respelled = format!("{}\n{WARM_UP_QUERY}", self.workspace_reload);
-            self.context.completions(&respelled, respelled.len())?;
-            self.context
-                .completions(WARM_UP_QUERY, WARM_UP_QUERY.len())?;
-        }
-        Ok(())
-    }
-
-    /// Whether the analyzer may still see the stub `std`, or not yet the
-    /// prelude.
-    fn analyzer_to_turn(&self) -> bool {
-        self.analyzer_std.is_stub() || self.prelude_dep_deferred
     }
 
     /// What brings the prelude into the session: its `:dep` (unless
@@ -247,15 +198,16 @@ impl Session {
                 return self.step_failed(ticket, output, &error.to_string());
             }
         }
-        if self.analyzer_to_turn() && defines_variables(&cell.code) {
-            if let Err(error) = self.show_analyzer_the_real_std() {
-                return self.step_failed(ticket, output, &error.to_string());
-            }
-            // The turn takes seconds (more on a busy machine): a cell
+        match self.prepare_for_variables(&cell.code) {
+            Err(error) => return self.step_failed(ticket, output, &error.to_string()),
+            // A step takes seconds (more on a busy machine): a cell
             // interrupted meanwhile was answered; the timeline stays unarmed.
-            if let Some(unwanted) = unless_wanted(self.interrupter.waiting(ticket), output) {
-                return unwanted;
+            Ok(true) => {
+                if let Some(unwanted) = unless_wanted(self.interrupter.waiting(ticket), output) {
+                    return unwanted;
+                }
             }
+            Ok(false) => {}
         }
         if cell.timeline {
             // Arms the prelude's recorder for the cell that follows.
