@@ -392,3 +392,52 @@ fn a_restarted_kernel_reuses_compiled_cells_and_an_edited_early_cell_reaches_lat
     assert_eq!(printed, "x = 2\n");
     assert!(cached_cells(cache_dir.path()) > first_run);
 }
+
+#[test]
+fn restart_and_run_all_takes_variable_types_from_the_last_run_and_sees_an_edit() {
+    use crate::protocol::{trimmed_copy_name, PRINT_ANALYZER_STD};
+
+    // A cache of its own, so that every kernel here gets the same work slot.
+    let cache_dir = tempfile::tempdir().unwrap();
+    let notebook = |first: &'static str| {
+        [
+            first,
+            "let x = answer() + 1;",
+            "let kind = std::any::type_name_of_val(&x).to_owned();",
+            PRINT_ANALYZER_STD,
+            "println!(\"{kind} {x}\");",
+        ]
+    };
+    // What the notebook's kernel printed: where the analyzer's link pointed
+    // after the cells with variables, and the variable's type and value.
+    let run = |first| {
+        let kernel =
+            Kernel::start_with_env(&[("MULTITASK_CACHE_DIR", cache_dir.path().as_os_str())]);
+        notebook(first)
+            .iter()
+            .map(|cell| kernel.run_ok(cell).stream_text("stdout"))
+            .collect::<String>()
+    };
+    // The slot's first kernel builds the prelude (as an install's seed does).
+    run_in_new_kernel(cache_dir.path(), &["println!(\"built\");"]);
+
+    let first_run = run("fn answer() -> u8 { 41 }");
+    assert!(first_run.ends_with("u8 42\n"), "{first_run}");
+    let Some(copy) = trimmed_copy_name() else {
+        return;
+    };
+    assert!(first_run.contains(&copy), "types inferred: {first_run}");
+    let cached = cached_cells(cache_dir.path());
+
+    // Restart & Run All: the types are the last run's, the analyzer never
+    // turns, and each build is found in the cache.
+    let again = run("fn answer() -> u8 { 41 }");
+    assert!(again.ends_with("u8 42\n"), "{again}");
+    assert!(again.contains("rust-src-stub"), "no turn: {again}");
+    assert_eq!(cached_cells(cache_dir.path()), cached);
+
+    // An edited first cell: the later cells' types follow it.
+    let edited = run("fn answer() -> i64 { 41 }");
+    assert!(edited.ends_with("i64 42\n"), "{edited}");
+    assert!(edited.contains(&copy), "types inferred: {edited}");
+}

@@ -104,7 +104,7 @@ fn completion_offers_prelude_names() {
 }
 
 /// A cell that prints where the link `RUST_SRC_PATH` names points now.
-const PRINT_ANALYZER_STD: &str = "match std::env::var(\"RUST_SRC_PATH\") {
+pub(crate) const PRINT_ANALYZER_STD: &str = "match std::env::var(\"RUST_SRC_PATH\") {
     Ok(link) => println!(\"{}\", std::fs::read_link(link).unwrap().display()),
     Err(_) => println!(\"unset\"),
 }";
@@ -119,7 +119,7 @@ fn run_and_print_analyzer_std(kernel: &Kernel, code: &str) -> String {
 
 /// The name of the trimmed standard library's copy for this toolchain, if
 /// it has `rust-src` (without it nothing is trimmed and nothing is set).
-fn trimmed_copy_name() -> Option<String> {
+pub(crate) fn trimmed_copy_name() -> Option<String> {
     let library = multitask_kernel::std_sources::toolchain_library()?;
     Some(multitask_kernel::std_sources::copy_name(&library).unwrap())
 }

@@ -27,7 +27,10 @@
 //! the link stays on the real sources for the kernel's life (a new context,
 //! a `:clear` reload, read them from the start).
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+
+use ra_ap_syntax::ast;
 
 use super::session::Session;
 
@@ -128,30 +131,10 @@ pub(super) enum CellVariables {
 /// What the top-level `let`s of `code`, a cell as evcxr reads it (its `:`
 /// commands on lines of their own), need from the analyzer.
 pub(super) fn cell_variables(code: &str) -> CellVariables {
-    use ra_ap_syntax::ast::{self, AstNode, HasModuleItem};
-    use ra_ap_syntax::{Edition, SyntaxKind};
+    use ra_ap_syntax::ast::AstNode;
+    use ra_ap_syntax::SyntaxKind;
 
-    let statements: String = code
-        .lines()
-        .map(|line| {
-            if line.trim_start().starts_with(':') {
-                ""
-            } else {
-                line
-            }
-        })
-        .flat_map(|line| [line, "\n"])
-        .collect();
-    let wrapped = format!("fn cell() {{\n{statements}\n}}");
-    let parsed = ast::SourceFile::parse(&wrapped, Edition::Edition2024);
-    if !parsed.errors().is_empty() {
-        return CellVariables::Inferred;
-    }
-    let body = parsed.tree().items().find_map(|item| match item {
-        ast::Item::Fn(function) => function.body(),
-        _ => None,
-    });
-    let Some(list) = body.and_then(|body| body.stmt_list()) else {
+    let Some(lets) = top_level_lets(code) else {
         return CellVariables::Inferred;
     };
     // As evcxr judges a written type (`is_type_valid`): one with `_` in it
@@ -164,16 +147,55 @@ pub(super) fn cell_variables(code: &str) -> CellVariables {
                     .any(|node| matches!(node.kind(), SyntaxKind::INFER_TYPE | SyntaxKind::ERROR))
             })
     };
-    let mut variables = CellVariables::None;
-    for statement in list.statements() {
-        if let ast::Stmt::LetStmt(statement) = statement {
-            if !spelled_out(&statement) {
-                return CellVariables::Inferred;
-            }
-            variables = CellVariables::Typed;
-        }
+    if lets.is_empty() {
+        CellVariables::None
+    } else if lets.iter().all(spelled_out) {
+        CellVariables::Typed
+    } else {
+        CellVariables::Inferred
     }
-    variables
+}
+
+/// What [`top_level_lets`] puts before a cell's code to parse it: offsets in
+/// its nodes are this much past the same place in the cell.
+pub(super) const CELL_PREFIX: &str = "fn cell() {\n";
+
+/// The top-level `let` statements of `code`, a cell as evcxr reads it (its
+/// `:` commands on lines of their own, read as blank); `None` if it does not
+/// parse. Their offsets are [`CELL_PREFIX`]'s length past the cell's.
+pub(super) fn top_level_lets(code: &str) -> Option<Vec<ast::LetStmt>> {
+    use ra_ap_syntax::ast::HasModuleItem;
+    use ra_ap_syntax::Edition;
+
+    let statements: String = code
+        .split_inclusive('\n')
+        .map(|line| {
+            if line.trim_start().starts_with(':') {
+                // Blanked in place, so that offsets stay the cell's.
+                Cow::Owned(line.replace(|character: char| character != '\n', " "))
+            } else {
+                Cow::Borrowed(line)
+            }
+        })
+        .collect();
+    let wrapped = format!("{CELL_PREFIX}{statements}\n}}");
+    let parsed = ast::SourceFile::parse(&wrapped, Edition::Edition2024);
+    if !parsed.errors().is_empty() {
+        return None;
+    }
+    let body = parsed.tree().items().find_map(|item| match item {
+        ast::Item::Fn(function) => function.body(),
+        _ => None,
+    })?;
+    Some(
+        body.stmt_list()?
+            .statements()
+            .filter_map(|statement| match statement {
+                ast::Stmt::LetStmt(statement) => Some(statement),
+                _ => None,
+            })
+            .collect(),
+    )
 }
 
 /// A completion request that makes rust-analyzer load the prelude.

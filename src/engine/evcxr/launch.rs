@@ -14,6 +14,7 @@ use std::sync::Arc;
 use evcxr::{CommandContext, EvalContext};
 
 use super::analyzer_std::AnalyzerStd;
+use super::known_types::KnownTypes;
 use super::markers;
 use super::prelude_extern;
 use super::session::{Repair, Session};
@@ -138,6 +139,16 @@ impl Session {
             // and nothing cargo builds.
             workspace_reload: format!(":dep multitask = {{path = {prelude_path:?}}}"),
             analyzer_std,
+            known_types: KnownTypes::new(
+                &setup.work_dir,
+                &[
+                    setup.prelude_dir.as_os_str(),
+                    setup
+                        .std_library
+                        .as_deref()
+                        .map_or(std::ffi::OsStr::new(""), Path::as_os_str),
+                ],
+            ),
             repair: Repair::Nothing,
         };
         session.note_runtime_pid();

@@ -31,6 +31,7 @@
 mod analyzer_std;
 mod cell_cache;
 mod errors;
+mod known_types;
 mod launch;
 mod markers;
 mod prelude_extern;

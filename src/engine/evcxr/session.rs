@@ -19,6 +19,7 @@ use multitask::host::NO_STDIN_REPLY;
 
 use super::analyzer_std::AnalyzerStd;
 use super::errors;
+use super::known_types::KnownTypes;
 use super::launch::ATTACH;
 use super::markers::Marker;
 use crate::cell::CodeCell;
@@ -66,6 +67,8 @@ pub(super) struct Session {
     pub(super) workspace_reload: String,
     /// Which standard library rust-analyzer sees.
     pub(super) analyzer_std: AnalyzerStd,
+    /// The variable types remembered from earlier sessions.
+    pub(super) known_types: KnownTypes,
     /// What the next cell needs done first.
     pub(super) repair: Repair,
 }
@@ -198,7 +201,13 @@ impl Session {
                 return self.step_failed(ticket, output, &error.to_string());
             }
         }
-        match self.prepare_for_variables(&cell.code) {
+        // Types remembered for this cell after the same cells spare it the
+        // analyzer's turn.
+        let annotated = (!cell.timeline && self.analyzer_std.is_stub())
+            .then(|| self.known_types.annotate(&cell.code))
+            .flatten();
+        let code = annotated.as_deref().unwrap_or(&cell.code);
+        match self.prepare_for_variables(code) {
             Err(error) => return self.step_failed(ticket, output, &error.to_string()),
             // A step takes seconds (more on a busy machine): a cell
             // interrupted meanwhile was answered; the timeline stays unarmed.
@@ -215,7 +224,6 @@ impl Session {
                 return self.step_failed(ticket, output, &error.to_string());
             }
         }
-        let code = cell.code.as_str();
         while self.markers.try_recv().is_ok() {}
         if let Some(unwanted) = unless_wanted(self.interrupter.cell_code_next(ticket), output) {
             if cell.timeline {
@@ -232,7 +240,20 @@ impl Session {
                 .unwrap_or_else(|| NO_STDIN_REPLY.to_owned())
             },
         };
-        let result = self.context.execute_with_callbacks(code, &mut callbacks);
+        let mut result = self.context.execute_with_callbacks(code, &mut callbacks);
+        if annotated.is_some() && matches!(result, Err(evcxr::Error::CompilationErrors(_))) {
+            // Never wrong: the cell as the learner wrote it, the analyzer
+            // turned (evcxr undid the failed build's state).
+            result = self.show_analyzer_the_real_std().and_then(|()| {
+                self.context
+                    .execute_with_callbacks(&cell.code, &mut callbacks)
+            });
+        }
+        if result.is_ok() {
+            self.known_types
+                .remember(&cell.code, self.context.variables_and_types());
+        }
+        self.known_types.ran(&cell.code, result.is_ok());
         let ran = matches!(&result, Ok(outputs)
             if outputs.phases.iter().any(|phase| phase.name == "Execution"));
         if ran {
@@ -249,7 +270,7 @@ impl Session {
         let escalated = self.interrupter.cell_finished().escalated;
         match result {
             Ok(outputs) => CellOutcome::Finished(final_value(outputs)),
-            Err(error) => CellOutcome::Failed(errors::cell_error(error, code, escalated)),
+            Err(error) => CellOutcome::Failed(errors::cell_error(error, &cell.code, escalated)),
         }
     }
 

@@ -27,6 +27,9 @@
 //! nothing but the cell's source (its dep-info lists no other file and no
 //! environment variable read with `env!`), so a key that names the source
 //! and the crates names the whole input; a failed build is never stored.
+//! The key reads the source as the learner wrote the cells: the types the
+//! session wrote into a cell from what it remembers (`known_types.rs`) are
+//! left out, and a build that holds them is looked up but not stored.
 //! Any trouble reading the cache is a miss, never an error of the cell.
 //!
 //! Every cell compile this wrapper sees, cached or not, is linked with
@@ -35,6 +38,7 @@
 //! every child's exit unmaps it, so each mapping a library adds makes every
 //! later fork slower.
 
+use std::borrow::Cow;
 use std::ffi::{OsStr, OsString};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -43,6 +47,7 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
+use super::known_types::as_written;
 use source::canonical_source;
 use store::{CellCache, Replay};
 
@@ -122,8 +127,11 @@ pub fn serve_cell_compile() {
         stdout: built.stdout,
         stderr: built.stderr,
     };
-    let succeeded = built.status.success();
-    if let (true, Some(cache), Some(key)) = (succeeded, &cache, &key) {
+    // A build with types the session wrote in is found under the key of
+    // the cell as written, but not stored there: its panics' columns are
+    // the annotated cell's.
+    let storable = built.status.success() && !compile.has_types_written_in(&work_dir);
+    if let (true, Some(cache), Some(key)) = (storable, &cache, &key) {
         cache.store(key, &replay, &compile.source);
     }
     finish(&compile, &replay, built.status.code().unwrap_or(1));
@@ -235,6 +243,13 @@ impl CellCompile {
         })
     }
 
+    /// Whether the cell crate's source holds types the session wrote into
+    /// a cell (`known_types.rs`); unreadable counts as holding them.
+    fn has_types_written_in(&self, work_dir: &Path) -> bool {
+        std::fs::read_to_string(work_dir.join(&self.source))
+            .map_or(true, |source| matches!(as_written(&source), Cow::Owned(_)))
+    }
+
     /// The key of this compile, or `None` if an input cannot be read (then
     /// it is neither looked up nor stored).
     fn key(&self, work_dir: &Path, environment: &[(OsString, OsString)]) -> Option<String> {
@@ -251,7 +266,7 @@ impl CellCompile {
             field("argument", argument.as_encoded_bytes());
         }
         let source = std::fs::read_to_string(work_dir.join(&self.source)).ok()?;
-        for part in canonical_source(&source) {
+        for part in canonical_source(&as_written(&source)) {
             field("source", part.as_bytes());
         }
         for path in &self.externs {
