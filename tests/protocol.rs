@@ -109,6 +109,13 @@ pub(crate) const PRINT_ANALYZER_STD: &str = "match std::env::var(\"RUST_SRC_PATH
     Err(_) => println!(\"unset\"),
 }";
 
+/// A comment line no earlier kernel ran: cells after it have a history of
+/// their own, so no variable type is remembered for them from an earlier
+/// run (`known_types.rs`), as the machine's cache may hold one.
+fn unseen_history() -> String {
+    format!("// a history of its own: {}\n", uuid::Uuid::new_v4())
+}
+
 /// Runs `code`, then prints where the analyzer's link points (as
 /// [`PRINT_ANALYZER_STD`]), in one cell; returns what it printed.
 fn run_and_print_analyzer_std(kernel: &Kernel, code: &str) -> String {
@@ -159,7 +166,8 @@ fn the_analyzer_sees_a_stub_std_until_a_cell_defines_a_variable() {
     // between them.
     let kernel = Kernel::start();
     let items_only = format!(
-        "fn words() -> Vec<String> {{ vec![\"ab\".into(), \"c\".into()] }}\n{PRINT_ANALYZER_STD}"
+        "{}fn words() -> Vec<String> {{ vec![\"ab\".into(), \"c\".into()] }}\n{PRINT_ANALYZER_STD}",
+        unseen_history()
     );
     let printed = kernel.run_ok(&items_only).stream_text("stdout");
     let Some(copy) = trimmed_copy_name() else {
@@ -203,8 +211,11 @@ fn variables_whose_types_are_spelled_out_wait_for_no_turn_and_outlive_it() {
     let kernel = Kernel::start();
     let printed = run_and_print_analyzer_std(
         &kernel,
-        "struct Point(i32);\nlet origin: Point = Point(41);\n\
-         let label: String = String::from(\"p\");",
+        &format!(
+            "{}struct Point(i32);\nlet origin: Point = Point(41);\n\
+             let label: String = String::from(\"p\");",
+            unseen_history()
+        ),
     );
     let Some(copy) = trimmed_copy_name() else {
         assert_eq!(printed, "unset\n");
