@@ -14,12 +14,11 @@
 //! rustc printed, and skips rustc.
 //!
 //! The cache lives in the work slot (`<slot>/cell-cache/`, see
-//! [`crate::cache`]), not beside the user's other caches: a cell library's `-C metadata` (part of its
-//! arguments) comes from the slot's path, and it decides the `TypeId` of the
-//! types cells define, which evcxr's variable store checks on every cell.
-//! Libraries from another slot would make a cell's own variables look
-//! retyped. Within a slot one kernel builds at a time (the slot's lock), so
-//! entries need no locking of their own; each is written under a temporary
+//! [`crate::cache`]), not beside the user's other caches: the key holds
+//! rustc's arguments, and they name the slot's own directories (`--out-dir`,
+//! `-L dependency=`), so an entry could serve no other slot anyway. Within a
+//! slot one kernel builds at a time (the slot's lock), so entries need no
+//! locking of their own; each is written under a temporary
 //! name and renamed into place, so a killed build never leaves half an
 //! entry.
 //!
@@ -114,9 +113,12 @@ pub fn serve_cell_compile() {
     };
     let cache = size_limit()
         .map(|limit| CellCache::new(work_dir.join(crate::cache::CELL_CACHE_DIR), limit));
+    // Read once: the key and the decision to store both depend on it.
+    let source = std::fs::read_to_string(work_dir.join(&compile.source)).ok();
     let key = cache
         .as_ref()
-        .and_then(|_| compile.key(&work_dir, &std::env::vars_os().collect::<Vec<_>>()));
+        .and(source.as_deref())
+        .and_then(|source| compile.key(source, &std::env::vars_os().collect::<Vec<_>>()));
     if let (Some(cache), Some(key)) = (&cache, &key) {
         if let Some(replay) = cache.restore(key) {
             finish(&compile, &replay, 0);
@@ -130,7 +132,8 @@ pub fn serve_cell_compile() {
     // A build with types the session wrote in is found under the key of
     // the cell as written, but not stored there: its panics' columns are
     // the annotated cell's.
-    let storable = built.status.success() && !compile.has_types_written_in(&work_dir);
+    let storable = built.status.success()
+        && source.is_some_and(|source| matches!(as_written(&source), Cow::Borrowed(_)));
     if let (true, Some(cache), Some(key)) = (storable, &cache, &key) {
         cache.store(key, &replay, &compile.source);
     }
@@ -243,16 +246,10 @@ impl CellCompile {
         })
     }
 
-    /// Whether the cell crate's source holds types the session wrote into
-    /// a cell (`known_types.rs`); unreadable counts as holding them.
-    fn has_types_written_in(&self, work_dir: &Path) -> bool {
-        std::fs::read_to_string(work_dir.join(&self.source))
-            .map_or(true, |source| matches!(as_written(&source), Cow::Owned(_)))
-    }
-
-    /// The key of this compile, or `None` if an input cannot be read (then
-    /// it is neither looked up nor stored).
-    fn key(&self, work_dir: &Path, environment: &[(OsString, OsString)]) -> Option<String> {
+    /// The key of this compile, whose cell crate's source is `source`, or
+    /// `None` if another input cannot be read (then it is neither looked up
+    /// nor stored).
+    fn key(&self, source: &str, environment: &[(OsString, OsString)]) -> Option<String> {
         let mut hasher = Sha256::new();
         let mut field = |label: &str, bytes: &[u8]| {
             hasher.update(label.as_bytes());
@@ -265,8 +262,7 @@ impl CellCompile {
         for argument in &self.rustc_arguments {
             field("argument", argument.as_encoded_bytes());
         }
-        let source = std::fs::read_to_string(work_dir.join(&self.source)).ok()?;
-        for part in canonical_source(&as_written(&source)) {
+        for part in canonical_source(&as_written(source)) {
             field("source", part.as_bytes());
         }
         for path in &self.externs {

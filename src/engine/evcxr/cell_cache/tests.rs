@@ -62,6 +62,10 @@ impl Slot {
         self.dir.path().join(name)
     }
 
+    fn source(&self) -> String {
+        std::fs::read_to_string(self.path("src/lib.rs")).unwrap()
+    }
+
     fn compile(&self) -> CellCompile {
         let line = format!(
             "{} --crate-name ctx src/lib.rs --emit=dep-info,link --out-dir {} --extern multitask={}",
@@ -77,7 +81,7 @@ impl Slot {
             .iter()
             .map(|(name, value)| (name.into(), value.into()))
             .collect();
-        self.compile().key(self.dir.path(), &environment).unwrap()
+        self.compile().key(&self.source(), &environment).unwrap()
     }
 }
 
@@ -111,7 +115,7 @@ fn the_key_changes_with_the_source_the_crates_and_cargos_environment_only() {
 
     std::fs::remove_file(slot.path("libprelude.rlib")).unwrap();
     assert!(
-        slot.compile().key(slot.dir.path(), &[]).is_none(),
+        slot.compile().key(&slot.source(), &[]).is_none(),
         "an unreadable input is no key"
     );
 }
