@@ -1,6 +1,8 @@
 //! The fault scenarios of [`crate::faults`] on a busy machine: with every
 //! core saturated by busy processes, and beside three other kernels running
 //! cells. Each scenario runs three times; every request must be answered.
+//! And the one thing the kernel does differently on a busy machine: its
+//! analyzer waits for a spare core to read the standard library.
 //!
 //! These tests take minutes, so `scripts/test` runs them as a step of their
 //! own (one at a time, so no two loads stack up); each prints how long every
@@ -9,6 +11,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crate::faults;
 use crate::kernel::harness::Kernel;
@@ -70,6 +73,37 @@ fn rounds(load: &str, name: &str, mut scenario: impl FnMut() -> Took) {
             took.slowdown
         );
     }
+}
+
+#[test]
+fn the_analyzer_waits_for_a_spare_core_to_read_std() {
+    use crate::protocol::{analyzer_link, analyzer_reads_std, wait_for_the_read};
+    let kernel = Kernel::start();
+    let Some(link) = analyzer_link(&kernel) else {
+        return;
+    };
+    // The learner pauses from here, on a machine with every core busy.
+    let paused = std::time::Instant::now();
+    let busy = BusyCores::start();
+    std::thread::sleep(Duration::from_secs(8));
+    assert!(
+        !analyzer_reads_std(&link),
+        "the analyzer read std while every core was busy"
+    );
+    drop(busy);
+    // Cores to spare: the read comes within a look or two, well before a
+    // pause long enough to read on a busy machine (30 s).
+    let waited = wait_for_the_read(&link, Duration::from_secs(30));
+    eprintln!(
+        "the analyzer read std {:.1} s into the pause, {:.1} s after the cores were freed",
+        paused.elapsed().as_secs_f64(),
+        waited.unwrap_or_default().as_secs_f64()
+    );
+    assert!(waited.is_some(), "the analyzer never read std");
+    assert!(
+        paused.elapsed() < Duration::from_secs(24),
+        "the read waited for the long pause, not for a spare core"
+    );
 }
 
 /// A kernel that has run one cell, for scenarios that share one.

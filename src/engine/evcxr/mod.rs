@@ -20,6 +20,10 @@
 //! - `analyzer_std.rs` decides which standard library evcxr's
 //!   rust-analyzer sees: a stub until the learner pauses, a cell defines a
 //!   variable, or a completion or inspection is asked for.
+//! - `spare_cpu.rs` says whether a pause may end in the analyzer's read: a
+//!   core to spare through it, or a long pause.
+//! - `known_types.rs` writes into a cell met again the variable types evcxr
+//!   gave it after the same cells, so it needs no analyzer.
 //! - `cell_cache/` serves a cell's compile from the work slot's cache of
 //!   compiled cells when the same build was done before (this binary is
 //!   evcxr's rustc wrapper).
@@ -36,6 +40,7 @@ mod launch;
 mod markers;
 mod prelude_extern;
 mod session;
+mod spare_cpu;
 
 pub use analyzer_std::sources_path as analyzer_sources_path;
 pub use launch::{subprocess_hook, EngineSetup};
@@ -52,10 +57,12 @@ use super::{
 use crate::cell::CodeCell;
 use crate::ports::CellOutput;
 use session::Session;
+use spare_cpu::Pause;
 
 /// How long the engine waits without a request before it has rust-analyzer
-/// read the standard library: longer than the gap between two cells of a
-/// Run All, shorter than a learner's look at a notebook.
+/// read the standard library (if a core was spare meanwhile, see
+/// `spare_cpu.rs`): longer than the gap between two cells of a Run All,
+/// shorter than a learner's look at a notebook.
 const READING_PAUSE: Duration = Duration::from_secs(2);
 
 /// How often the handle of a waiting cell looks whether an interrupt
@@ -226,18 +233,22 @@ fn actor(setup: EngineSetup, interrupter: Interrupter, requests: Receiver<Reques
         }
     };
     let mut analyzer_warm = false;
+    let mut pause = Pause::begin();
     loop {
         // rust-analyzer's first look at the standard library and the
         // prelude takes seconds: taken while the learner reads (no request
-        // for a moment), never ahead of a waiting request, and not between
-        // the cells of a Run All, which arrive one right after another.
+        // for a moment) and a core is spare (`spare_cpu.rs`), never ahead of
+        // a waiting request, and not between the cells of a Run All, which
+        // arrive one right after another.
         let request = if analyzer_warm {
             requests.recv().map_err(drop)
         } else {
             match requests.recv_timeout(READING_PAUSE) {
                 Err(RecvTimeoutError::Timeout) => {
-                    session.warm_up_analyzer();
-                    analyzer_warm = true;
+                    if let Some(_reading) = pause.ends_in_the_read() {
+                        session.warm_up_analyzer();
+                        analyzer_warm = true;
+                    }
                     continue;
                 }
                 received => received.map_err(drop),
@@ -263,5 +274,6 @@ fn actor(setup: EngineSetup, interrupter: Interrupter, requests: Receiver<Reques
                 let _ = done.send(session.inspect(&code, cursor));
             }
         }
+        pause = Pause::begin();
     }
 }
