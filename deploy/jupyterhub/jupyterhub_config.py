@@ -115,6 +115,13 @@ c.Spawner.default_url = f"/lab/tree/{COURSE_IN_HOME}"
 # are slow: generous timeouts, rather than a hub that gives up on a learner.
 c.Spawner.start_timeout = 180
 c.Spawner.http_timeout = 120
+# A server picks each kernel's five TCP ports as free a moment before the
+# kernel binds them; with a class's servers all on one machine, another
+# learner's kernel can take one meanwhile. The kernel then cannot start,
+# and by default (ports cached) every restart tries the same ports again
+# until the kernel is declared dead: seen with 20 learners starting at
+# once. Uncached, the restart that follows picks new ports.
+c.Spawner.args = ["--KernelManager.cache_ports=False"]
 
 
 def toolchain_environment() -> dict[str, str]:
