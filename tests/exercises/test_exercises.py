@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from jupyter_client.manager import start_new_kernel
@@ -30,17 +31,31 @@ SOLUTIONS = sorted((REPO / "notebooks" / "solutions").glob("*.ipynb"))
 CELL_TIMEOUT = 90
 
 
-def run_cell(client, code: str) -> tuple[str, str, float]:
-    """Runs `code`; returns (status, stdout, seconds)."""
-    printed = []
+class Ran(NamedTuple):
+    """What running a cell gave: its status, its stdout, how long it took,
+    and what else it said (stderr, the error), for failure messages."""
+
+    status: str
+    printed: str
+    seconds: float
+    said: str
+
+
+def run_cell(client, code: str) -> Ran:
+    """Runs `code` and says what it gave."""
+    printed, said = [], []
 
     def keep(message):
-        if message["msg_type"] == "stream" and message["content"]["name"] == "stdout":
-            printed.append(message["content"]["text"])
+        content = message["content"]
+        if message["msg_type"] == "stream":
+            (printed if content["name"] == "stdout" else said).append(content["text"])
+        elif message["msg_type"] == "error":
+            said.append(f"{content['ename']}: {content['evalue']}\n")
 
     started = time.monotonic()
     reply = client.execute_interactive(code, output_hook=keep, timeout=CELL_TIMEOUT)
-    return reply["content"]["status"], "".join(printed), time.monotonic() - started
+    seconds = time.monotonic() - started
+    return Ran(reply["content"]["status"], "".join(printed), seconds, "".join(said))
 
 
 def with_answer(source: str, answer: str) -> str:
@@ -89,25 +104,27 @@ def test_each_check_passes_the_solution_and_fails_the_stub_and_the_wrong_answers
         if "check" in tags:
             continue  # run with its exercise, below
         if not nbgrader.get("solution"):
-            status, printed, _ = run_cell(kernel, source)
-            assert status == "ok" or "raises-exception" in tags, f"cell {index}: {printed}"
+            ran = run_cell(kernel, source)
+            assert ran.status == "ok" or "raises-exception" in tags, (
+                f"cell {index}: {ran.printed}{ran.said}")
             continue
         check = "".join(cells[index + 1]["source"])
         answers = {"the stub": stub_out(source)}
         answers.update({name: with_answer(source, code)
                         for name, code in WRONG_ANSWERS[nbgrader["grade_id"]].items()})
         for name, answer in answers.items():
-            status, printed, _ = run_cell(kernel, answer)
-            assert status == "ok", f"{nbgrader['grade_id']}, {name}: the answer did not compile"
-            status, printed, seconds = run_cell(kernel, check)
+            ran = run_cell(kernel, answer)
+            assert ran.status == "ok", (
+                f"{nbgrader['grade_id']}, {name}: the answer did not compile:\n{ran.said}")
+            status, printed, seconds, _ = run_cell(kernel, check)
             assert status == "error" and "❌" in printed and "✅" not in printed, (
                 f"{nbgrader['grade_id']}, {name}: the check did not fail it:\n{printed}")
             if name == "the stub":
                 assert "还没有完成" in printed, printed
             print(f"{nbgrader['grade_id']}, {name}: ❌ in {seconds:.1f} s: {printed.strip().splitlines()[-1]}")
-        status, _, _ = run_cell(kernel, source)
-        assert status == "ok"
-        status, printed, _ = run_cell(kernel, check)
+        ran = run_cell(kernel, source)
+        assert ran.status == "ok", f"{nbgrader['grade_id']}: the solution did not run:\n{ran.said}"
+        status, printed, _, _ = run_cell(kernel, check)
         assert status == "ok" and "✅" in printed, f"{nbgrader['grade_id']}: the solution failed:\n{printed}"
         judged += 1
     assert judged >= 2, f"{path.name} has {judged} exercises"
