@@ -274,6 +274,8 @@ fn actor(setup: EngineSetup, interrupter: Interrupter, requests: Receiver<Reques
                 let _ = done.send(session.inspect(&code, cursor));
             }
         }
-        pause = Pause::begin();
+        if !analyzer_warm {
+            pause = Pause::begin();
+        }
     }
 }
