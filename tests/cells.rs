@@ -399,10 +399,13 @@ fn restart_and_run_all_takes_variable_types_from_the_last_run_and_sees_an_edit()
 
     // A cache of its own, so that every kernel here gets the same work slot.
     let cache_dir = tempfile::tempdir().unwrap();
+    // `sq`'s type is one rustc names out of the cells' scope (`Square`), so
+    // only the analyzer infers it, or the types remembered.
     let notebook = |first: &'static str| {
         [
             first,
-            "let x = answer() + 1;",
+            "let sq = shapes::Square(41);",
+            "let x = sq.0 + 1;",
             "let kind = std::any::type_name_of_val(&x).to_owned();",
             PRINT_ANALYZER_STD,
             "println!(\"{kind} {x}\");",
@@ -421,7 +424,7 @@ fn restart_and_run_all_takes_variable_types_from_the_last_run_and_sees_an_edit()
     // The slot's first kernel builds the prelude (as an install's seed does).
     run_in_new_kernel(cache_dir.path(), &["println!(\"built\");"]);
 
-    let first_run = run("fn answer() -> u8 { 41 }");
+    let first_run = run("mod shapes { pub struct Square(pub u8); }");
     assert!(first_run.ends_with("u8 42\n"), "{first_run}");
     let Some(copy) = trimmed_copy_name() else {
         return;
@@ -431,13 +434,13 @@ fn restart_and_run_all_takes_variable_types_from_the_last_run_and_sees_an_edit()
 
     // Restart & Run All: the types are the last run's, the analyzer never
     // turns, and each build is found in the cache.
-    let again = run("fn answer() -> u8 { 41 }");
+    let again = run("mod shapes { pub struct Square(pub u8); }");
     assert!(again.ends_with("u8 42\n"), "{again}");
     assert!(again.contains("rust-src-stub"), "no turn: {again}");
     assert_eq!(cached_cells(cache_dir.path()), cached);
 
     // An edited first cell: the later cells' types follow it.
-    let edited = run("fn answer() -> i64 { 41 }");
+    let edited = run("mod shapes { pub struct Square(pub i64); }");
     assert!(edited.ends_with("i64 42\n"), "{edited}");
     assert!(edited.contains(&copy), "types inferred: {edited}");
 }

@@ -160,8 +160,14 @@ fn the_analyzer_reads_the_trimmed_standard_library_and_still_knows_std() {
     );
 }
 
+/// A cell defining a variable whose type rustc names `Square` (its shortest
+/// unique name), which the cell's scope does not have: the type is inferred
+/// by the analyzer, after its turn.
+const NAMED_OUT_OF_SCOPE: &str = "mod shapes { pub struct Square(pub u32); }\n\
+                                  let square = shapes::Square(4);";
+
 #[test]
-fn the_analyzer_sees_a_stub_std_until_a_cell_defines_a_variable() {
+fn the_analyzer_sees_a_stub_std_until_a_variable_needs_it() {
     // A kernel of its own: its first cells are what this is about. Each
     // cell is sent while the kernel is still busy, so no reading pause comes
     // between them.
@@ -175,21 +181,25 @@ fn the_analyzer_sees_a_stub_std_until_a_cell_defines_a_variable() {
         assert_eq!(printed, "unset\n");
         return;
     };
-    // Items and statements without `let` need no types from the analyzer.
+    // Items and statements without `let` need no types from the analyzer,
+    // nor do variables whose types rustc names in the cell's scope.
     assert!(printed.trim_end().ends_with("rust-src-stub"), "{printed}");
-    // A variable's type comes from the analyzer, shown std before the cell.
     let printed = run_and_print_analyzer_std(
         &kernel,
         "let lengths: Vec<usize> = words().iter().map(String::len).collect();\n\
          let joined = words().concat();",
     );
+    assert!(printed.trim_end().ends_with("rust-src-stub"), "{printed}");
+    // A type rustc names out of the cell's scope is the analyzer's to
+    // infer, shown std before the cell.
+    let printed = run_and_print_analyzer_std(&kernel, NAMED_OUT_OF_SCOPE);
     assert!(printed.contains(&copy), "{printed}");
     assert_eq!(
         kernel
-            .run_ok("format!(\"{lengths:?} {joined}\")")
+            .run_ok("format!(\"{lengths:?} {joined} {}\", square.0)")
             .result_text()
             .as_deref(),
-        Some("\"[2, 1] abc\"")
+        Some("\"[2, 1] abc 4\"")
     );
     let exchange = kernel.exchange(InspectRequest {
         code: "joined".to_owned(),
@@ -203,6 +213,44 @@ fn the_analyzer_sees_a_stub_std_until_a_cell_defines_a_variable() {
         format!("{:?}", reply.data).contains("String"),
         "{:?}",
         reply.data
+    );
+}
+
+#[test]
+fn variables_whose_types_rustc_names_wait_for_no_turn_and_are_built_once() {
+    // A kernel of its own, its cells sent back to back (no reading pause).
+    let kernel = Kernel::start();
+    let cell = format!(
+        "{}let readings = vec![3, 1, 2];\n\
+         let mean = readings.iter().sum::<i32>() as f64 / 3.0;\n\
+         let small = 7;\n\
+         let byte: u8 = small;\n\
+         let label = {{ println!(\"ran\"); format!(\"n={{}}\", readings.len()) }};",
+        unseen_history()
+    );
+    let ran = kernel.run_ok(&format!("{cell}\n{PRINT_ANALYZER_STD}"));
+    let printed = ran.stream_text("stdout");
+    // Asking rustc runs nothing: the cell's code ran once.
+    assert_eq!(printed.matches("ran\n").count(), 1, "{printed}");
+    if trimmed_copy_name().is_some() {
+        assert!(printed.trim_end().ends_with("rust-src-stub"), "{printed}");
+    }
+    // `small` is a `u8` (settled by a later line), an unsettled literal
+    // would be an `i32`, as rustc decides.
+    assert_eq!(
+        kernel
+            .run_ok(
+                "format!(\"{readings:?} {mean} {label} {} {}\", \
+                 std::any::type_name_of_val(&small), std::any::type_name_of_val(&readings))"
+            )
+            .result_text()
+            .as_deref(),
+        Some("\"[3, 1, 2] 2 n=3 u8 alloc::vec::Vec<i32>\"")
+    );
+    // `byte` was kept too, as written.
+    assert_eq!(
+        kernel.run_ok("byte + 1").result_text().as_deref(),
+        Some("8")
     );
 }
 
@@ -224,17 +272,21 @@ fn variables_whose_types_are_spelled_out_wait_for_no_turn_and_outlive_it() {
     };
     // evcxr takes the types as written: the analyzer stays on the stub.
     assert!(printed.trim_end().ends_with("rust-src-stub"), "{printed}");
-    // A type to infer turns it. `origin`'s type was defined by a cell, so it
-    // survives only if the prelude's dependency came before the variable
-    // (the cell crate's `-C metadata`, and the `TypeId`s, stay the same).
-    let printed = run_and_print_analyzer_std(&kernel, "let next = origin.0 + 1;");
+    // A type for the analyzer to infer turns it. `origin`'s type was
+    // defined by a cell, so it survives only if the prelude's dependency
+    // came before the variable (the cell crate's `-C metadata`, and the
+    // `TypeId`s, stay the same).
+    let printed = run_and_print_analyzer_std(
+        &kernel,
+        &format!("let next = origin.0 + 1;\n{NAMED_OUT_OF_SCOPE}"),
+    );
     assert!(printed.contains(&copy), "{printed}");
     assert_eq!(
         kernel
-            .run_ok("format!(\"{label}{next} {}\", origin.0)")
+            .run_ok("format!(\"{label}{next} {} {}\", origin.0, square.0)")
             .result_text()
             .as_deref(),
-        Some("\"p42 41\"")
+        Some("\"p42 41 4\"")
     );
 }
 

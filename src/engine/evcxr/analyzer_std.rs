@@ -20,7 +20,9 @@
 //! A variable whose type the cell spells out (`let total: u64 = 0;`) needs
 //! no turn: evcxr takes the type as written, and the analyzer on the stub
 //! only finds the statement. Such a cell waits for the prelude's deferred
-//! `:dep` alone (a build), which must come before any variable.
+//! `:dep` alone (a build), which must come before any variable. So does a
+//! cell whose types the session writes in: remembered (`known_types.rs`)
+//! or named by rustc (`rustc_types.rs`).
 //!
 //! **Invariant:** no variable's type is inferred, and no completion or
 //! hover answered, while the analyzer may still see the stub; once turned,
@@ -164,6 +166,22 @@ pub(super) const CELL_PREFIX: &str = "fn cell() {\n";
 /// `:` commands on lines of their own, read as blank); `None` if it does not
 /// parse. Their offsets are [`CELL_PREFIX`]'s length past the cell's.
 pub(super) fn top_level_lets(code: &str) -> Option<Vec<ast::LetStmt>> {
+    Some(
+        cell_statements(code)?
+            .statements()
+            .filter_map(|statement| match statement {
+                ast::Stmt::LetStmt(statement) => Some(statement),
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
+/// The statements of `code`, a cell as evcxr reads it (its `:` commands on
+/// lines of their own, read as blank), as the body of a function; `None` if
+/// it does not parse as one. Offsets in them are [`CELL_PREFIX`]'s length past the
+/// cell's.
+pub(super) fn cell_statements(code: &str) -> Option<ast::StmtList> {
     use ra_ap_syntax::ast::HasModuleItem;
     use ra_ap_syntax::Edition;
 
@@ -180,22 +198,12 @@ pub(super) fn top_level_lets(code: &str) -> Option<Vec<ast::LetStmt>> {
         .collect();
     let wrapped = format!("{CELL_PREFIX}{statements}\n}}");
     let parsed = ast::SourceFile::parse(&wrapped, Edition::Edition2024);
-    if !parsed.errors().is_empty() {
-        return None;
-    }
-    let body = parsed.tree().items().find_map(|item| match item {
-        ast::Item::Fn(function) => function.body(),
+    let mut items = parsed.tree().items();
+    // One item: code that closes the function early is no cell.
+    match (parsed.errors().is_empty(), items.next(), items.next()) {
+        (true, Some(ast::Item::Fn(function)), None) => function.body()?.stmt_list(),
         _ => None,
-    })?;
-    Some(
-        body.stmt_list()?
-            .statements()
-            .filter_map(|statement| match statement {
-                ast::Stmt::LetStmt(statement) => Some(statement),
-                _ => None,
-            })
-            .collect(),
-    )
+    }
 }
 
 /// A completion request that makes rust-analyzer load the prelude.

@@ -73,35 +73,7 @@ impl KnownTypes {
     /// `code` with the types remembered for it written into its `let`s, if
     /// every `let` that needs one has it.
     pub(super) fn annotate(&self, code: &str) -> Option<String> {
-        let lets = top_level_lets(code)?;
-        let known = self.recall(code)?;
-        let mut names = HashSet::new();
-        let mut insertions = Vec::new();
-        for statement in lets {
-            let Some(ast::Pat::IdentPat(pattern)) = statement.pat() else {
-                return None;
-            };
-            let name = pattern.name()?.text().to_string();
-            if pattern.pat().is_some() || !names.insert(name.clone()) {
-                return None;
-            }
-            if let Some(written) = statement.ty() {
-                if written.syntax().text().contains_char('_') {
-                    return None;
-                }
-                continue;
-            }
-            let end = usize::from(pattern.syntax().text_range().end()) - CELL_PREFIX.len();
-            insertions.push((end, format!("{OPEN}: {}{CLOSE}", known.get(&name)?)));
-        }
-        if insertions.is_empty() {
-            return None;
-        }
-        let mut annotated = code.to_owned();
-        for (at, text) in insertions.into_iter().rev() {
-            annotated.insert_str(at, &text);
-        }
-        Some(annotated)
+        write_types(code, &self.recall(code)?)
     }
 
     /// Remembers the types evcxr gave the variables `code`'s top-level
@@ -183,6 +155,54 @@ impl KnownTypes {
             let _ = std::fs::remove_file(path);
         }
     }
+}
+
+/// `code` with `types` (by variable name) written into its top-level
+/// `let`s, if every `let` that needs one has it: a `let` binding one name
+/// that no other top-level `let` of the cell binds, without a written type
+/// (a written one with `_` in it makes `None`).
+pub(super) fn write_types(code: &str, types: &HashMap<String, String>) -> Option<String> {
+    let mut insertions = Vec::new();
+    for (statement, name) in lets_to_type(code)? {
+        if statement.ty().is_some() {
+            continue;
+        }
+        let end = usize::from(statement.pat()?.syntax().text_range().end()) - CELL_PREFIX.len();
+        insertions.push((end, format!("{OPEN}: {}{CLOSE}", types.get(&name)?)));
+    }
+    if insertions.is_empty() {
+        return None;
+    }
+    let mut annotated = code.to_owned();
+    for (at, text) in insertions.into_iter().rev() {
+        annotated.insert_str(at, &text);
+    }
+    Some(annotated)
+}
+
+/// The top-level `let`s of `code` with the name each binds, if types can
+/// be written into them: each binds one name no other binds, and a type
+/// written in one has no `_`.
+pub(super) fn lets_to_type(code: &str) -> Option<Vec<(ast::LetStmt, String)>> {
+    let mut names = HashSet::new();
+    let mut lets = Vec::new();
+    for statement in top_level_lets(code)? {
+        let Some(ast::Pat::IdentPat(pattern)) = statement.pat() else {
+            return None;
+        };
+        let name = pattern.name()?.text().to_string();
+        if pattern.pat().is_some() || !names.insert(name.clone()) {
+            return None;
+        }
+        if statement
+            .ty()
+            .is_some_and(|written| written.syntax().text().contains_char('_'))
+        {
+            return None;
+        }
+        lets.push((statement, name));
+    }
+    Some(lets)
 }
 
 /// Hashes `bytes` so that no two sequences of fields hash alike.

@@ -39,6 +39,7 @@ mod known_types;
 mod launch;
 mod markers;
 mod prelude_extern;
+mod rustc_types;
 mod session;
 mod spare_cpu;
 

@@ -19,9 +19,10 @@ use multitask::host::NO_STDIN_REPLY;
 
 use super::analyzer_std::AnalyzerStd;
 use super::errors;
-use super::known_types::KnownTypes;
+use super::known_types::{write_types, KnownTypes};
 use super::launch::ATTACH;
 use super::markers::Marker;
+use super::rustc_types::Question;
 use crate::cell::CodeCell;
 use crate::engine::{
     completion, CellOutcome, Completion, Completions, InputPrompt, InputSource, Inspection,
@@ -201,11 +202,15 @@ impl Session {
                 return self.step_failed(ticket, output, &error.to_string());
             }
         }
-        // Types remembered for this cell after the same cells spare it the
-        // analyzer's turn.
-        let annotated = (!cell.timeline && self.analyzer_std.is_stub())
-            .then(|| self.known_types.annotate(&cell.code))
-            .flatten();
+        // Types remembered for this cell after the same cells, or named by
+        // rustc, spare it the analyzer's turn.
+        let annotated = if !cell.timeline && self.analyzer_std.is_stub() {
+            self.known_types
+                .annotate(&cell.code)
+                .or_else(|| self.types_named_by_rustc(&cell.code))
+        } else {
+            None
+        };
         let code = annotated.as_deref().unwrap_or(&cell.code);
         match self.prepare_for_variables(code) {
             Err(error) => return self.step_failed(ticket, output, &error.to_string()),
@@ -272,6 +277,17 @@ impl Session {
             Ok(outputs) => CellOutcome::Finished(final_value(outputs)),
             Err(error) => CellOutcome::Failed(errors::cell_error(error, &cell.code, escalated)),
         }
+    }
+
+    /// `code` with the types rustc names for its variables written into its
+    /// `let`s, asked in a build that fails on purpose (`rustc_types.rs`).
+    fn types_named_by_rustc(&mut self, code: &str) -> Option<String> {
+        let question = Question::about(code)?;
+        let Err(evcxr::Error::CompilationErrors(errors)) = self.context.execute(question.source())
+        else {
+            return None;
+        };
+        write_types(code, &question.answer(&errors)?)
     }
 
     /// Ends cell `ticket`, whose code will not run because a step of the
