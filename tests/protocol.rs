@@ -255,6 +255,33 @@ fn variables_whose_types_rustc_names_wait_for_no_turn_and_are_built_once() {
 }
 
 #[test]
+fn a_session_stops_asking_rustc_once_that_costs_what_the_turn_would() {
+    // A kernel of its own, its cells sent back to back (no reading pause).
+    let kernel = Kernel::start();
+    let Some(link) = analyzer_link(&kernel) else {
+        return;
+    };
+    kernel.run_ok(&format!("{}let first = 1;", unseen_history()));
+    assert!(!analyzer_reads_std(&link));
+    // Each asking is about two builds (tenths of a second): within the
+    // budget of five seconds a few, never forty.
+    let asked = (0..40)
+        .take_while(|n| {
+            kernel.run_ok(&format!("let v{n} = vec![{n}];"));
+            !analyzer_reads_std(&link)
+        })
+        .count();
+    assert!((2..40).contains(&asked), "{asked} cells asked rustc");
+    assert_eq!(
+        kernel
+            .run_ok("v0.len() as i32 + first")
+            .result_text()
+            .as_deref(),
+        Some("2")
+    );
+}
+
+#[test]
 fn variables_whose_types_are_spelled_out_wait_for_no_turn_and_outlive_it() {
     // A kernel of its own, its cells sent back to back (no reading pause).
     let kernel = Kernel::start();

@@ -17,6 +17,7 @@ use super::analyzer_std::AnalyzerStd;
 use super::known_types::KnownTypes;
 use super::markers;
 use super::prelude_extern;
+use super::rustc_types::Askings;
 use super::session::{Repair, Session};
 use crate::engine::Interrupter;
 use crate::ports::CellOutput;
@@ -149,6 +150,7 @@ impl Session {
                         .map_or(std::ffi::OsStr::new(""), Path::as_os_str),
                 ],
             ),
+            rustc_askings: Askings::default(),
             repair: Repair::Nothing,
         };
         session.note_runtime_pid();

@@ -14,6 +14,11 @@
 //! (`i32`, `f64`); a type that cannot be written (a closure, `_`, `impl`)
 //! makes the answer none.
 //!
+//! Asking costs about two builds (evcxr builds a failed cell twice, the
+//! second time for its error messages). A session whose askings have cost
+//! what the turn would ([`BUDGET`]) asks no more: from then on the turn,
+//! with the analyzer's tenth of a second per cell after it, is cheaper.
+//!
 //! rustc prints a type by its shortest unique name (`Instant`, not
 //! `std::time::Instant`), which the cell's scope may not have: the types
 //! are only ever written into the cell (`known_types::write_types`), whose
@@ -27,9 +32,16 @@
 //! async mode on for the build).
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use evcxr::CommandContext;
 
 use super::analyzer_std::cell_statements;
 use super::known_types::lets_to_type;
+
+/// What the analyzer's turn costs on an idle machine: a session stops
+/// asking rustc once its askings have cost this much.
+const BUDGET: Duration = Duration::from_secs(5);
 
 /// How a type error's label on an asking line begins…
 const LABEL_START: &str = "expected `()`, found `&";
@@ -41,9 +53,39 @@ const LABEL_END: &str = "`";
 /// and the type its fallback gives it.
 const UNSETTLED: [(&str, &str); 2] = [("{integer}", "i32"), ("{float}", "f64")];
 
+/// What asking rustc has cost a session so far.
+#[derive(Debug, Default)]
+pub(super) struct Askings {
+    spent: Duration,
+}
+
+impl Askings {
+    /// The types rustc names for the variables of `code` whose types are
+    /// not written, asked through `context`; `None` if the cell may not be
+    /// asked about, rustc named no writable type for one of them, or the
+    /// session's askings have cost [`BUDGET`].
+    pub(super) fn types(
+        &mut self,
+        context: &mut CommandContext,
+        code: &str,
+    ) -> Option<HashMap<String, String>> {
+        if self.spent >= BUDGET {
+            return None;
+        }
+        let question = Question::about(code)?;
+        let started = Instant::now();
+        let built = context.execute(question.source());
+        self.spent += started.elapsed();
+        let Err(evcxr::Error::CompilationErrors(errors)) = built else {
+            return None;
+        };
+        question.answer(&errors)
+    }
+}
+
 /// A cell, asked about as a build that fails on purpose.
 #[derive(Debug)]
-pub(super) struct Question {
+struct Question {
     /// The build's source: the cell in a block, then the asking lines.
     source: String,
     /// The variable each asking line is about, by its line (1-based) in
@@ -54,7 +96,7 @@ pub(super) struct Question {
 impl Question {
     /// The question for `code`'s variables whose types are not written, if
     /// it has any and may be asked about (see the invariant).
-    pub(super) fn about(code: &str) -> Option<Question> {
+    fn about(code: &str) -> Option<Question> {
         if code.lines().any(|line| line.trim_start().starts_with(':')) || code.contains(".await") {
             return None;
         }
@@ -81,7 +123,7 @@ impl Question {
     }
 
     /// What to build.
-    pub(super) fn source(&self) -> &str {
+    fn source(&self) -> &str {
         &self.source
     }
 

@@ -22,7 +22,7 @@ use super::errors;
 use super::known_types::{write_types, KnownTypes};
 use super::launch::ATTACH;
 use super::markers::Marker;
-use super::rustc_types::Question;
+use super::rustc_types::Askings;
 use crate::cell::CodeCell;
 use crate::engine::{
     completion, CellOutcome, Completion, Completions, InputPrompt, InputSource, Inspection,
@@ -70,6 +70,8 @@ pub(super) struct Session {
     pub(super) analyzer_std: AnalyzerStd,
     /// The variable types remembered from earlier sessions.
     pub(super) known_types: KnownTypes,
+    /// What asking rustc for variable types has cost.
+    pub(super) rustc_askings: Askings,
     /// What the next cell needs done first.
     pub(super) repair: Repair,
 }
@@ -282,12 +284,7 @@ impl Session {
     /// `code` with the types rustc names for its variables written into its
     /// `let`s, asked in a build that fails on purpose (`rustc_types.rs`).
     fn types_named_by_rustc(&mut self, code: &str) -> Option<String> {
-        let question = Question::about(code)?;
-        let Err(evcxr::Error::CompilationErrors(errors)) = self.context.execute(question.source())
-        else {
-            return None;
-        };
-        write_types(code, &question.answer(&errors)?)
+        write_types(code, &self.rustc_askings.types(&mut self.context, code)?)
     }
 
     /// Ends cell `ticket`, whose code will not run because a step of the
