@@ -133,10 +133,19 @@ fn exit_with_launcher(interrupter: Interrupter) -> anyhow::Result<()> {
 }
 
 /// Compiles the prelude in `prelude_dir` into the work directory `work_dir`
-/// by running one cell there (install builds its seed with it). Call it
-/// while the process has no other thread: it sets `EVCXR_TMPDIR`.
+/// by running cells there (install builds its seed with it). Call it while
+/// the process has no other thread: it sets `EVCXR_TMPDIR` (and the
+/// analyzer's `RUST_SRC_PATH`).
 pub fn warm_up(prelude_dir: &Path, work_dir: &Path) -> anyhow::Result<()> {
     std::env::set_var("EVCXR_TMPDIR", work_dir);
+    // The analyzer on the stub, as in a learner's kernel, so that the
+    // variable below has its type named by rustc in a check: the seed then
+    // holds the prelude checked as well as built, which each learner's
+    // first such check would otherwise pay (engine/evcxr/rustc_types.rs).
+    let std_library = std_sources::toolchain_library();
+    if std_library.is_some() {
+        std::env::set_var(std_sources::SOURCES_ENV, analyzer_sources_path(work_dir));
+    }
     let (iopub_queue, messages) = IopubQueue::channel();
     let output: Arc<dyn CellOutput> = Arc::new(OutputPump::start(Arc::new(iopub_queue)));
     let mut engine = EvcxrEngine::start(EngineSetup {
@@ -144,9 +153,20 @@ pub fn warm_up(prelude_dir: &Path, work_dir: &Path) -> anyhow::Result<()> {
         work_dir: work_dir.to_path_buf(),
         seed: None,
         output: Arc::clone(&output),
-        std_library: None,
+        std_library,
     });
-    let outcome = engine.execute(CodeCell::parse("getpid();"), output, Box::new(|_| None));
+    let mut outcome = engine.execute(
+        CodeCell::parse("getpid();"),
+        Arc::clone(&output),
+        Box::new(|_| None),
+    );
+    if matches!(outcome, crate::engine::CellOutcome::Finished(_)) {
+        outcome = engine.execute(
+            CodeCell::parse("let seeded = getpid();"),
+            output,
+            Box::new(|_| None),
+        );
+    }
     drop(messages);
     engine.interrupter().kill_runtime();
     match outcome {

@@ -15,7 +15,8 @@
 //!   prelude uses with those in `vendor/`, so a learner's own `:dep` still
 //!   comes from crates.io (cargo reads it from the parent of `work/`, as
 //!   evcxr owns `work/.cargo/config.toml`);
-//! - `work/`: an evcxr work directory with the prelude built in it;
+//! - `work/`: an evcxr work directory with the prelude built (and checked)
+//!   in it;
 //! - `std-sources-<id>/`: the standard library's sources as rust-analyzer
 //!   reads them, for the toolchain of the install ([`crate::std_sources`]);
 //! - `complete`: written last; a seed without it is ignored.

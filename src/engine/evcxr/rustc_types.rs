@@ -4,20 +4,21 @@
 //! evcxr asks rust-analyzer for the type of each variable a cell's
 //! top-level `let` defines, and the analyzer can answer only after its turn
 //! to the real standard library (seconds of CPU, `analyzer_std.rs`). rustc
-//! knows the types too, and says them in a build that fails on purpose: the
-//! cell inside a block (so evcxr keeps none of its variables and asks the
-//! analyzer for no type), then a line per variable, `let _: () = &name;`,
-//! whose type error's label names the variable's type (``expected `()`,
-//! found `&Vec<{integer}>` ``). Such a build stops at type checking, a few
-//! tenths of a second, and nothing of it runs. A literal whose type nothing
-//! settled (`{integer}`, `{float}`) gets the type rustc's fallback gives it
-//! (`i32`, `f64`); a type that cannot be written (a closure, `_`, `impl`)
-//! makes the answer none.
+//! knows the types too, and says them when asked the right way: evcxr's
+//! `cargo check` of the cell inside a block (so evcxr keeps none of its
+//! variables), then a line per variable, `let _: () = &name;`, whose type
+//! error's label names the variable's type (``expected `()`, found
+//! `&Vec<{integer}>` ``). A check builds nothing and runs nothing: ~0.15 s
+//! more than the cell's own build. A literal whose type nothing settled
+//! (`{integer}`, `{float}`) gets the type rustc's fallback gives it (`i32`,
+//! `f64`); a type that cannot be written (a closure, `_`, `impl`) makes the
+//! answer none. A check needs the prelude checked as well as built, which
+//! the install's seed holds (`kernel::warm_up` asks once); a slot without
+//! it pays that once (~5 s).
 //!
-//! Asking costs about two builds (evcxr builds a failed cell twice, the
-//! second time for its error messages). A session whose askings have cost
-//! what the turn would ([`BUDGET`]) asks no more: from then on the turn,
-//! with the analyzer's tenth of a second per cell after it, is cheaper.
+//! A session whose askings have cost what the turn would ([`BUDGET`]) asks
+//! no more: from then on the turn, with the analyzer's tenth of a second
+//! per cell after it, is cheaper.
 //!
 //! rustc prints a type by its shortest unique name (`Instant`, not
 //! `std::time::Instant`), which the cell's scope may not have: the types
@@ -25,11 +26,12 @@
 //! build then fails, and the cell is run again as the learner wrote it
 //! after the turn, as with remembered types.
 //!
-//! **Invariant:** the asking build cannot succeed, so never runs: every one
-//! of its lines `let _: () = &name;` is a type error, and the cell is asked
-//! about only if it parses (so the block holds all of it), has no `:`
-//! command (evcxr would carry it out) and no `.await` (evcxr would turn its
-//! async mode on for the build).
+//! **Invariant:** asking runs none of the cell: it is a check, and a cell
+//! with a `:` command (which evcxr would carry out) is not asked about. An
+//! answer names every variable asked about, each from its own line's error,
+//! and only if nothing else in the check failed: the cell must parse as one
+//! function body (so the block holds all of it, and the `;` before the
+//! asking lines leaves no attribute of the cell's to apply to them).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -74,19 +76,16 @@ impl Askings {
         }
         let question = Question::about(code)?;
         let started = Instant::now();
-        let built = context.execute(question.source());
+        let checked = context.check(question.source());
         self.spent += started.elapsed();
-        let Err(evcxr::Error::CompilationErrors(errors)) = built else {
-            return None;
-        };
-        question.answer(&errors)
+        question.answer(&checked.ok()?)
     }
 }
 
-/// A cell, asked about as a build that fails on purpose.
+/// A cell, asked about as a check that fails on purpose.
 #[derive(Debug)]
 struct Question {
-    /// The build's source: the cell in a block, then the asking lines.
+    /// The check's source: the cell in a block, then the asking lines.
     source: String,
     /// The variable each asking line is about, by its line (1-based) in
     /// the source.
@@ -97,7 +96,7 @@ impl Question {
     /// The question for `code`'s variables whose types are not written, if
     /// it has any and may be asked about (see the invariant).
     fn about(code: &str) -> Option<Question> {
-        if code.lines().any(|line| line.trim_start().starts_with(':')) || code.contains(".await") {
+        if code.lines().any(|line| line.trim_start().starts_with(':')) {
             return None;
         }
         let untyped: Vec<String> = lets_to_type(code)?
@@ -122,13 +121,13 @@ impl Question {
         Some(Question { source, asked })
     }
 
-    /// What to build.
+    /// What to check.
     fn source(&self) -> &str {
         &self.source
     }
 
     /// The type of every variable asked about, from the errors of the
-    /// build; `None` if an error is not one of the asking lines' or a type
+    /// check; `None` if an error is not one of the asking lines' or a type
     /// is missing or cannot be written.
     pub(super) fn answer(
         &self,
@@ -219,7 +218,6 @@ mod tests {
             "println!(\"no variable\");",
             "let typed: u8 = 1;",
             ":dep rand\nlet a = 1;",
-            "let a = async_value().await;",
             "let a = 1; let a = a + 1;",
             "let (a, b) = (1, 2);",
             "let v: Vec<_> = vec![1];",
