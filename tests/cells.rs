@@ -394,6 +394,25 @@ fn a_restarted_kernel_reuses_compiled_cells_and_an_edited_early_cell_reaches_lat
 }
 
 #[test]
+fn a_cell_whose_types_the_kernel_wrote_in_is_cached_under_its_own_key() {
+    // A cache of its own, so that every kernel here gets the same work slot.
+    let cache_dir = tempfile::tempdir().unwrap();
+    run_in_new_kernel(cache_dir.path(), &["println!(\"built\");"]);
+    let typed = ["let x: i32 = 6 * 7;", "println!(\"{x}\");"];
+    assert_eq!(run_in_new_kernel(cache_dir.path(), &typed), "42\n");
+    let after_typed = cached_cells(cache_dir.path());
+    // The same cells with the type left to infer: rustc names it, the
+    // kernel writes it in. Only the `let`'s build is new (the cell after it
+    // is the same build as above), and it is stored under its own key...
+    let inferred = ["let x = 6 * 7;", "println!(\"{x}\");"];
+    assert_eq!(run_in_new_kernel(cache_dir.path(), &inferred), "42\n");
+    assert_eq!(cached_cells(cache_dir.path()), after_typed + 1);
+    // ...where Restart & Run All finds it, the same type remembered.
+    assert_eq!(run_in_new_kernel(cache_dir.path(), &inferred), "42\n");
+    assert_eq!(cached_cells(cache_dir.path()), after_typed + 1);
+}
+
+#[test]
 fn restart_and_run_all_takes_variable_types_from_the_last_run_and_sees_an_edit() {
     use crate::protocol::{trimmed_copy_name, PRINT_ANALYZER_STD};
 

@@ -11,10 +11,10 @@
 //! succeeded), of the prelude and of the standard library's sources. A cell
 //! met again under the same key while the analyzer still sees the stub gets
 //! those types written into its `let`s (`let x/*known:*/: i32/*:known*/ = 1;`):
-//! evcxr takes a written type as it is. The cell cache's key reads a cell
-//! without what was written in ([`as_written`]), so the build stored for the
-//! cell as the learner wrote it is found, and a build with types written in
-//! is never stored (a panic's column would then be off in it).
+//! evcxr takes a written type as it is. The cell cache looks such a cell up
+//! under its own key, then as the learner wrote it ([`as_written`]), so the
+//! build stored for the cell as written is found; a build with types written
+//! in is stored under its own key only (a panic's column is off in it).
 //!
 //! **Invariant:** a type is written in only where the learner wrote none,
 //! into a `let` binding one name that no other top-level `let` of the cell

@@ -26,10 +26,13 @@
 //! nothing but the cell's source (its dep-info lists no other file and no
 //! environment variable read with `env!`), so a key that names the source
 //! and the crates names the whole input; a failed build is never stored.
-//! The key reads the source as the learner wrote the cells: the types the
-//! session wrote into a cell from what it remembers (`known_types.rs`) are
-//! left out, and a build that holds them is looked up but not stored.
-//! Any trouble reading the cache is a miss, never an error of the cell.
+//! A cell with types the session wrote in (`known_types.rs`) is looked up
+//! under its own key, then under the key of the cell as the learner wrote
+//! it, whose build serves it as well (the same code, and the panics'
+//! columns are the learner's); its own build is stored under its own key
+//! only, so it never serves the cell as written (its panics' columns are
+//! the annotated cell's). Any trouble reading the cache is a miss, never an
+//! error of the cell.
 //!
 //! Every cell compile this wrapper sees, cached or not, is linked with
 //! [`CELL_LINK_ARGUMENTS`]: the runtime keeps each cell's library mapped for
@@ -81,7 +84,7 @@ const CELL_LINK_ARGUMENTS: [&str; 2] =
     ["-Clink-arg=-Wl,--no-rosegment", "-Clink-arg=-Wl,-z,norelro"];
 
 /// Bumped when what a key covers changes, so old entries are never read.
-const KEY_VERSION: &str = "multitask cell cache 1";
+const KEY_VERSION: &str = "multitask cell cache 2";
 
 /// Serves a cell's compile from the cache or compiles (and, with the cache
 /// on, stores) it, then exits; returns at once when this wrapper call is
@@ -115,12 +118,13 @@ pub fn serve_cell_compile() {
         .map(|limit| CellCache::new(work_dir.join(crate::cache::CELL_CACHE_DIR), limit));
     // Read once: the key and the decision to store both depend on it.
     let source = std::fs::read_to_string(work_dir.join(&compile.source)).ok();
-    let key = cache
+    let keys = cache
         .as_ref()
         .and(source.as_deref())
-        .and_then(|source| compile.key(source, &std::env::vars_os().collect::<Vec<_>>()));
-    if let (Some(cache), Some(key)) = (&cache, &key) {
-        if let Some(replay) = cache.restore(key) {
+        .and_then(|source| compile.keys(source, &std::env::vars_os().collect::<Vec<_>>()))
+        .unwrap_or_default();
+    if let Some(cache) = &cache {
+        if let Some(replay) = keys.iter().find_map(|key| cache.restore(key)) {
             finish(&compile, &replay, 0);
         }
     }
@@ -129,13 +133,8 @@ pub fn serve_cell_compile() {
         stdout: built.stdout,
         stderr: built.stderr,
     };
-    // A build with types the session wrote in is found under the key of
-    // the cell as written, but not stored there: its panics' columns are
-    // the annotated cell's.
-    let storable = built.status.success()
-        && source.is_some_and(|source| matches!(as_written(&source), Cow::Borrowed(_)));
-    if let (true, Some(cache), Some(key)) = (storable, &cache, &key) {
-        cache.store(key, &replay, &compile.source);
+    if let (true, Some(cache), Some(own_key)) = (built.status.success(), &cache, keys.first()) {
+        cache.store(own_key, &replay, &compile.source);
     }
     finish(&compile, &replay, built.status.code().unwrap_or(1));
 }
@@ -246,24 +245,18 @@ impl CellCompile {
         })
     }
 
-    /// The key of this compile, whose cell crate's source is `source`, or
-    /// `None` if another input cannot be read (then it is neither looked up
-    /// nor stored).
-    fn key(&self, source: &str, environment: &[(OsString, OsString)]) -> Option<String> {
+    /// The keys this compile, whose cell crate's source is `source`, is
+    /// looked up under: its own, then (if the session wrote types into it)
+    /// the cell as written's; `None` if another input cannot be read (then
+    /// it is neither looked up nor stored).
+    fn keys(&self, source: &str, environment: &[(OsString, OsString)]) -> Option<Vec<String>> {
         let mut hasher = Sha256::new();
-        let mut field = |label: &str, bytes: &[u8]| {
-            hasher.update(label.as_bytes());
-            hasher.update((bytes.len() as u64).to_le_bytes());
-            hasher.update(bytes);
-        };
+        let mut field = |label: &str, bytes: &[u8]| labelled_field(&mut hasher, label, bytes);
         field("version", KEY_VERSION.as_bytes());
         field("rustc", self.rustc.as_os_str().as_encoded_bytes());
         field("rustc build", &file_identity(&self.rustc)?);
         for argument in &self.rustc_arguments {
             field("argument", argument.as_encoded_bytes());
-        }
-        for part in canonical_source(&as_written(source)) {
-            field("source", part.as_bytes());
         }
         for path in &self.externs {
             field("extern", &std::fs::read(path).ok()?);
@@ -277,8 +270,31 @@ impl CellCompile {
             field("env name", name.as_encoded_bytes());
             field("env value", value.as_encoded_bytes());
         }
-        Some(hex::encode(hasher.finalize()))
+        let mut sources = vec![Cow::Borrowed(source)];
+        if let written @ Cow::Owned(_) = as_written(source) {
+            sources.push(written);
+        }
+        Some(
+            sources
+                .iter()
+                .map(|source| {
+                    let mut hasher = hasher.clone();
+                    for part in canonical_source(source) {
+                        labelled_field(&mut hasher, "source", part.as_bytes());
+                    }
+                    hex::encode(hasher.finalize())
+                })
+                .collect(),
+        )
     }
+}
+
+/// Hashes `bytes` after `label` so that no two sequences of fields hash
+/// alike.
+fn labelled_field(hasher: &mut Sha256, label: &str, bytes: &[u8]) {
+    hasher.update(label.as_bytes());
+    hasher.update((bytes.len() as u64).to_le_bytes());
+    hasher.update(bytes);
 }
 
 /// Whether an environment variable can change what rustc builds: cargo's

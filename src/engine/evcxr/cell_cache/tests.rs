@@ -81,7 +81,9 @@ impl Slot {
             .iter()
             .map(|(name, value)| (name.into(), value.into()))
             .collect();
-        self.compile().key(&self.source(), &environment).unwrap()
+        let keys = self.compile().keys(&self.source(), &environment).unwrap();
+        assert_eq!(keys.len(), 1, "a cell without written types has one key");
+        keys[0].clone()
     }
 }
 
@@ -115,9 +117,25 @@ fn the_key_changes_with_the_source_the_crates_and_cargos_environment_only() {
 
     std::fs::remove_file(slot.path("libprelude.rlib")).unwrap();
     assert!(
-        slot.compile().key(&slot.source(), &[]).is_none(),
+        slot.compile().keys(&slot.source(), &[]).is_none(),
         "an unreadable input is no key"
     );
+}
+
+#[test]
+fn a_cell_with_written_types_is_looked_up_under_its_own_key_then_as_written() {
+    let slot = Slot::new();
+    std::fs::write(slot.path("src/lib.rs"), "fn f() { let x = 1; }").unwrap();
+    let as_written = slot.key(&[]);
+    std::fs::write(
+        slot.path("src/lib.rs"),
+        "fn f() { let x/*known:*/: i32/*:known*/ = 1; }",
+    )
+    .unwrap();
+    let keys = slot.compile().keys(&slot.source(), &[]).unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_ne!(keys[0], as_written, "its own build is kept apart");
+    assert_eq!(keys[1], as_written, "the cell as written's build serves it");
 }
 
 #[test]
