@@ -472,16 +472,27 @@ if (!ONLY || ONLY === 'scratch') {
     const completes = async (prefix, want) => {
       await waitForKernelIdle();
       await typeInLastCell(prefix);
-      await page.keyboard.press('Tab');
-      // One match is inserted at once; several open the completer.
-      const got = await (await page.waitForFunction(([w]) => {
-        const completer = [...document.querySelectorAll('.jp-Completer')].find((c) => !c.classList.contains('lm-mod-hidden') && c.getBoundingClientRect().height > 0);
-        const items = completer ? [...completer.querySelectorAll('.jp-Completer-item')].map((e) => e.innerText.trim()) : [];
-        const cells = window.jupyterapp.shell.currentWidget.content.widgets;
-        const editorText = cells[cells.length - 1].model.sharedModel.getSource();
-        if (items.some((t) => t.includes(w)) || editorText.includes(w)) return { items, editorText };
-        return false;
-      }, [want], { timeout: 60_000, polling: 100 })).jsonValue();
+      // One match is inserted at once; several open the completer. The
+      // kernel's first completion waits for the analyzer to read `std`
+      // (seconds) unless it read in a pause, and JupyterLab drops a reply
+      // slower than its provider timeout (1 s): a learner presses Tab again.
+      const deadline = Date.now() + 90_000;
+      let got = null;
+      for (let presses = 1; !got; presses++) {
+        await page.keyboard.press('Tab');
+        got = await page.waitForFunction(([w]) => {
+          const completer = [...document.querySelectorAll('.jp-Completer')].find((c) => !c.classList.contains('lm-mod-hidden') && c.getBoundingClientRect().height > 0);
+          const items = completer ? [...completer.querySelectorAll('.jp-Completer-item')].map((e) => e.innerText.trim()) : [];
+          const cells = window.jupyterapp.shell.currentWidget.content.widgets;
+          const editorText = cells[cells.length - 1].model.sharedModel.getSource();
+          if (items.some((t) => t.includes(w)) || editorText.includes(w)) return { items, editorText };
+          return false;
+        }, [want], { timeout: 5_000, polling: 100 }).then((found) => found.jsonValue(), (error) => {
+          if (Date.now() > deadline) throw error;
+          return null;
+        });
+        if (got) console.log(`     Tab pressed ${presses} time(s)`);
+      }
       if (!got.editorText.includes(want)) {
         // Pick it from the list, as a learner would.
         const index = got.items.findIndex((t) => t.includes(want));
