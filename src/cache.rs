@@ -16,6 +16,8 @@
 //! - `work/seed-<id>/slot-<n>/`: the same, for a kernel installed with a
 //!   seed (see [`crate::seed`]): a new slot starts as a copy of the seed's
 //!   build, and the prelude's sources are the seed's, not `prelude-<hash>/`.
+//!   Removed by a later kernel once their seed is gone and no kernel holds
+//!   one of them ([`crate::seed::remove_slots_of_gone_seeds`]).
 
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
@@ -251,6 +253,11 @@ pub fn lock_evcxr_cache_for_this_compile() {
     }
 }
 
+/// Where the work slots are.
+pub fn work_root() -> PathBuf {
+    cache_root().join("work")
+}
+
 /// A work directory held for the life of the kernel.
 pub struct WorkSlot {
     /// The directory evcxr works in.
@@ -262,7 +269,7 @@ pub struct WorkSlot {
 /// Claims the first free work slot: among the seed's, with a seed (whose
 /// build the engine copies in, [`Seed::plant`], before evcxr starts).
 pub fn claim_work_slot(seed: Option<&Seed>) -> anyhow::Result<WorkSlot> {
-    let mut work = cache_root().join("work");
+    let mut work = work_root();
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     if let Some(seed) = seed {
         work = seed.slots_dir(&work)?;

@@ -21,7 +21,7 @@ use crate::engine::evcxr::{analyzer_sources_path, EngineSetup, EvcxrEngine};
 use crate::engine::{Engine, Interrupter};
 use crate::ports::{CellOutput, Publisher};
 use crate::pump::OutputPump;
-use crate::seed::Seed;
+use crate::seed::{self, Seed};
 use crate::std_sources;
 use crate::transport::{IopubQueue, Sockets, StdinQueue};
 
@@ -67,6 +67,11 @@ pub fn run(connection_file: &Path) -> anyhow::Result<()> {
     }
     put_toolchain_first_on_path();
     let prelude = cache::prelude_dir(seed.as_ref())?;
+    // Only disk work, possibly hundreds of MiB: not in the first cell's way.
+    std::thread::Builder::new()
+        .name("cache-cleanup".to_owned())
+        .spawn(|| seed::remove_slots_of_gone_seeds(&cache::work_root()))
+        .context("starting the cache cleanup")?;
 
     let sockets = Sockets::new(connection)?;
     let (iopub_queue, iopub_messages) = IopubQueue::channel();

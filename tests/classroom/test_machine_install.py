@@ -87,6 +87,10 @@ def test_learners_start_at_once_from_the_read_only_seed(machine_install):
     seed = seeds[0]
     if rust_src_installed():
         assert list(seed.glob("std-sources-*/complete")), "no trimmed standard library in the seed"
+    # rustc's incremental caches are most of a build and of no use to a
+    # learner: every learner's first kernel copies the seed's build.
+    incremental = list(seed.glob("work/target/**/incremental"))
+    assert not incremental, incremental
     before = snapshot(seed)
 
     results: dict = {}
