@@ -281,7 +281,7 @@ def session_figures(kernel_name, first_code, with_processes):
         # The cells after Restart must be the same builds in the same order
         # (evcxr numbers a session's builds, and the number is in each one).
         run(client, first_code)
-        # The multitask kernel's analyzer reads std after a 2 s pause.
+        # The multitask kernel's analyzer reads std after an 8 s pause.
         time.sleep(0.5)
         figures["kernel after its first cell, before a pause, PSS (MiB)"] = family_pss_mib(kernel_pid(manager))
         run(client, run_marker)
@@ -291,8 +291,10 @@ def session_figures(kernel_name, first_code, with_processes):
             figures[f"per cell, {kind}, median (s)"] = statistics.median(
                 took for cell_kind, took in each if cell_kind == kind
             )
-        time.sleep(3)
-        figures["idle kernel after the plain cells, PSS (MiB)"] = family_pss_mib(kernel_pid(manager))
+        # Long enough for the multitask kernel's analyzer to have read std
+        # (an 8 s pause, then ~5 s): idle as a learner's kernel stays.
+        time.sleep(20)
+        figures["idle kernel 20 s after the plain cells, PSS (MiB)"] = family_pss_mib(kernel_pid(manager))
         if with_processes:
             figures["mp::Process start+join, fresh (µs)"] = float(run_text(client, PROCESS_START_JOIN))
             for n in range(40):

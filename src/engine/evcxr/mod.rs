@@ -62,9 +62,16 @@ use spare_cpu::Pause;
 
 /// How long the engine waits without a request before it has rust-analyzer
 /// read the standard library (if a core was spare meanwhile, see
-/// `spare_cpu.rs`): longer than the gap between two cells of a Run All,
-/// shorter than a learner's look at a notebook.
-const READING_PAUSE: Duration = Duration::from_secs(2);
+/// `spare_cpu.rs`). The read holds the engine for ~5 s on an idle machine,
+/// and a cell sent meanwhile waits for it: after a 2 s pause, a learner who
+/// ran the next cell 3 s after the last waited 5.0 s for it, 4 s after 3.4
+/// s, 5 s after 2.1 s (measured 2026-12-04). Most glances at an output end
+/// within a few seconds, while a pause that has lasted 8 s is mostly
+/// reading or writing that goes on for longer: waiting that long moves the
+/// read out of the learner's way, and in a class out of the cells of the
+/// learners around (lesson 01 with ten learners on 2 cores: p95 4.3 → 3.9 s,
+/// the quick cells' 5–6 s spikes gone).
+const READING_PAUSE: Duration = Duration::from_secs(8);
 
 /// How often the handle of a waiting cell looks whether an interrupt
 /// dropped it, so that it answers at once while the actor is still busy.
